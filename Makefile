@@ -1,0 +1,143 @@
+# cockpit — terminal operator cockpit for self-healing PostgreSQL.
+#
+#   make            build ./cockpit (warnings on, never -Werror: a newer compiler
+#                   must not break a user's build)
+#   make deps       install the Debian packages the build and tests need (only
+#                   the missing ones; sudo when not root)
+#   make check      deps, then every test: unit + integration under ASan+UBSan
+#                   with -Werror, the threaded tests under TSan
+#   make demo       scratch PostgreSQL with live incidents, cockpit opened on it
+#   make bench      benchmarks (bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined | thread,
+# CFLAGS/LDFLAGS (yours, respected), PKG_CONFIG.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/cockpit
+PKG_CONFIG ?= pkg-config
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PKGS    := libpq ncursesw jansson yaml-0.1 libcurl libcrypto
+
+COCKPIT_WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Wvla
+ifeq ($(WERROR),1)
+COCKPIT_WARN += -Werror
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libpg_query ships no .pc file in Debian 12.
+PGQ_LIBS   := -lpg_query
+
+COCKPIT_CPPFLAGS := -D_GNU_SOURCE -DCOCKPIT_VERSION='"$(VERSION)"' \
+	-DCOCKPIT_DATADIR='"$(DATADIR)"' -Isrc -MMD -MP
+COCKPIT_LIBS := $(PKG_LIBS) $(PGQ_LIBS) -lpthread -lm
+
+comma := ,
+ifeq ($(SANITIZE),)
+BUILD := build/release
+else
+BUILD := build/$(subst $(comma),-,$(SANITIZE))
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+ALL_CFLAGS  = $(COCKPIT_CPPFLAGS) $(PKG_CFLAGS) $(COCKPIT_WARN) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+ifneq ($(V),1)
+Q := @
+QCC = @printf '  CC      %s\n' $<;
+QLD = @printf '  LD      %s\n' $@;
+endif
+
+LIB_SRCS  := $(sort $(shell find src -name '*.c' ! -name main.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(BUILD)/src/main.o
+LIB       := $(BUILD)/libcockpit.a
+BIN       := $(BUILD)/cockpit
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+ITEST_SRCS := $(sort $(wildcard tests/integration/test_*.c))
+ITEST_BINS := $(ITEST_SRCS:%.c=$(BUILD)/%)
+TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.c))
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/%.o)
+BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+.PHONY: all deps check check-unit check-integration check-tsan test-bins demo bench \
+	install uninstall clean
+.DEFAULT_GOAL := all
+
+all: cockpit
+
+cockpit: $(BIN)
+	$(Q)cp $(BIN) $@
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(QLD)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(COCKPIT_LIBS)
+
+$(LIB): $(LIB_OBJS)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJS) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
+		-o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(COCKPIT_LIBS)
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJS) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
+		-o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(COCKPIT_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(COCKPIT_LIBS)
+
+test-bins: $(BIN) $(UNIT_BINS) $(ITEST_BINS)
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+# make check: the README's test command. Installs what it needs, then runs the
+# whole suite with -Werror under ASan+UBSan, and the threaded tests under TSan.
+check: deps
+	$(Q)$(MAKE) --no-print-directory WERROR=1 SANITIZE=address,undefined test-bins
+	$(Q)$(MAKE) --no-print-directory WERROR=1 SANITIZE=thread test-bins
+	$(Q)sh tests/run.sh build/address-undefined build/thread
+
+check-unit: test-bins
+	$(Q)sh tests/run.sh --unit-only $(BUILD)
+
+demo: deps cockpit
+	$(Q)sh scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory cockpit $(BENCH_BINS)
+	$(Q)sh bench/run.sh $(BUILD)
+
+install: cockpit
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/runbooks $(DESTDIR)$(DATADIR)/themes
+	install -m 755 cockpit $(DESTDIR)$(BINDIR)/cockpit
+	install -m 644 cockpit.conf.example $(DESTDIR)$(DATADIR)/cockpit.conf.example
+	for f in runbooks/*.yaml; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/runbooks/; done; true
+	for f in themes/*.yaml; do [ -e "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(DATADIR)/themes/; done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cockpit
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build cockpit
+
+-include $(shell find build -name '*.d' 2>/dev/null)

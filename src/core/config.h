@@ -1,0 +1,106 @@
+/*
+ * config: cockpit.conf (YAML, via libyaml) loaded into typed structs.
+ *
+ * Every key is declared once in a table in config.c (name, type, default,
+ * range, help); the loader, the defaults, `cockpit check-config` and the
+ * documentation of cockpit.conf.example all come from that table.
+ *
+ * Errors name file:line:column, the key, what was expected and the fix, in
+ * the house style: `cockpit.conf:12:3: unknown key 'refesh' (did you mean
+ * 'refresh'?)`. Unknown keys are errors. Secrets are never read from the
+ * file: keys ending in _env name environment variables.
+ *
+ * A loaded config is immutable and may be read from any thread.
+ */
+#ifndef COCKPIT_CORE_CONFIG_H
+#define COCKPIT_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cockpit_mode {
+	MODE_OBSERVE,   /* nothing can run */
+	MODE_SHADOW,    /* decisions recorded, what would have run is logged */
+	MODE_ASSIST,    /* runs on approval */
+	MODE_AUTO,      /* policy-allowed low-risk actions run */
+};
+
+struct config_target {
+	char *name;              /* owned */
+	char *conninfo;          /* owned: libpq conninfo or URI, without a password */
+	char *password_env;      /* owned: env var holding the password, or NULL (then
+	                            PGPASSWORD / ~/.pgpass as libpq does) */
+	char *executor_conninfo; /* owned: the executor's connection (own role), or NULL */
+	char *executor_password_env; /* owned, or NULL */
+	char *server_log;        /* owned: "auto" (pg_read_file(pg_current_logfile())),
+	                            "none", or a local file/directory path */
+	char *server_log_format; /* owned: "auto", "stderr", "csvlog", "jsonlog" */
+	char *data_directory;    /* owned: local path measured with statvfs, or NULL
+	                            to use the server's data_directory when local */
+};
+
+struct config_thresholds {
+	int lock_wait_ms;            /* a waiter past this makes a lock-chain incident */
+	int idle_in_transaction_s;
+	int long_transaction_s;
+	double slow_query_mean_ms;
+	double disk_warn_pct;
+	double disk_crit_pct;
+	double dead_tuple_ratio;
+	int dead_tuple_min;          /* ignore tables with fewer dead tuples */
+	double connections_pct;
+};
+
+struct config {
+	char *path;                      /* owned: file it came from, or NULL for defaults */
+	struct config_target *targets;   /* owned */
+	size_t ntargets;
+	char *default_target;            /* owned, or NULL (first target) */
+	enum cockpit_mode mode;
+
+	/* refresh */
+	int fast_refresh_ms;             /* activity and locks */
+	int slow_refresh_ms;             /* statements, sizes, bloat, role settings */
+	int connect_timeout_s;
+	int statement_timeout_ms;        /* of the collector's own session */
+	int query_max_len;               /* bytes of query text kept per session */
+	int top_tables;                  /* how many tables the disk panel keeps */
+	int top_statements;              /* how many statements a snapshot keeps */
+
+	struct config_thresholds thresholds;
+
+	/* agents */
+	char **agent_app_patterns;       /* owned: fnmatch patterns on application_name */
+	size_t nagent_app_patterns;
+	char *agent_role_pattern;        /* owned: fnmatch pattern for agent roles */
+
+	/* paths */
+	char *audit_log;                 /* owned */
+	char *runbooks_dir;              /* owned */
+	char *themes_dir;                /* owned */
+	char *state_dir;                 /* owned */
+
+	/* ui */
+	char *theme;                     /* owned */
+	bool ascii;
+};
+
+/* Defaults for every key (no targets). Never fails. */
+void config_init_defaults(struct config *c);
+/* Load path into c (defaults first). On error returns -1 and appends one
+ * message per problem, newline-separated, to *errs (malloc'ed; caller frees);
+ * all errors are collected, not just the first. */
+int config_load(struct config *c, const char *path, char **errs);
+void config_release(struct config *c);
+/* Target by name, the default target when name is NULL, or NULL. */
+const struct config_target *config_find_target(const struct config *c, const char *name);
+const char *config_mode_name(enum cockpit_mode m);
+/* The path cockpit reads when -c is not given: $COCKPIT_CONFIG,
+ * $XDG_CONFIG_HOME/cockpit/cockpit.conf, ~/.config/cockpit/cockpit.conf,
+ * /etc/cockpit/cockpit.conf; the first that exists, else NULL. */
+const char *config_default_path(char *buf, size_t size);
+/* Write the documented example (every key, its default, its help) to f. */
+#include <stdio.h>
+void config_write_example(FILE *f);
+
+#endif

@@ -1,0 +1,84 @@
+#!/bin/sh
+# Run the test suite and print one closing line "check: N passed, N failed".
+#
+#   tests/run.sh BUILD_SAN [BUILD_TSAN]   unit + integration (+ TSan pass)
+#   tests/run.sh --unit-only BUILD        unit tests of one build
+#
+# Unit tests are cmocka binaries in BUILD/tests/unit. Integration tests
+# (BUILD/tests/integration, tests/tui/*.sh) need a real PostgreSQL 15: this
+# script starts one throwaway cluster (tests/lib/pgcluster.sh) and exports
+# COCKPIT_TEST_DSN, COCKPIT_TEST_PGDATA, COCKPIT_BIN for them.
+set -u
+unit_only=0
+if [ "${1:-}" = "--unit-only" ]; then unit_only=1; shift; fi
+san=${1:?build dir}
+tsan=${2:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0
+failed=0
+failures=""
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}"
+
+run_one() { # name command...
+	name=$1; shift
+	log=$(mktemp)
+	start=$(date +%s)
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		printf 'ok    %-48s %3ss\n' "$name" $(( $(date +%s) - start ))
+	else
+		failed=$((failed + 1))
+		failures="$failures $name"
+		printf 'FAIL  %-48s %3ss\n' "$name" $(( $(date +%s) - start ))
+		sed 's/^/    | /' "$log" | tail -n 80
+	fi
+	rm -f "$log"
+}
+
+for t in "$top/$san"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	run_one "unit/$(basename "$t")" "$t"
+done
+
+if [ $unit_only -eq 0 ]; then
+	cluster=$(mktemp -d /tmp/cockpit-test.XXXXXX)
+	chmod 755 "$cluster"
+	if ! sh "$top/tests/lib/pgcluster.sh" start "$cluster" >"$cluster/start.log" 2>&1; then
+		cat "$cluster/start.log"
+		failed=$((failed + 1))
+		failures="$failures pgcluster-start"
+	else
+		. "$cluster/env"
+		export COCKPIT_TEST_DSN COCKPIT_TEST_PGDATA COCKPIT_TEST_PGHOST COCKPIT_TEST_PGPORT COCKPIT_TEST_LOGDIR
+		export COCKPIT_TOP="$top"
+		export COCKPIT_BIN="$top/$san/cockpit"
+		for t in "$top/$san"/tests/integration/test_*; do
+			[ -x "$t" ] || continue
+			run_one "integration/$(basename "$t")" "$t"
+		done
+		for t in "$top"/tests/tui/test_*.sh; do
+			[ -f "$t" ] || continue
+			run_one "tui/$(basename "$t")" bash "$t"
+		done
+		if [ -n "$tsan" ]; then
+			# Threaded code under ThreadSanitizer: the collector and its
+			# integration tests, plus the unit tests.
+			export COCKPIT_BIN="$top/$tsan/cockpit"
+			for t in "$top/$tsan"/tests/unit/test_* "$top/$tsan"/tests/integration/test_*; do
+				[ -x "$t" ] || continue
+				case "$t" in */tests/integration/*) kind=integration ;; *) kind=unit ;; esac
+				run_one "tsan/$kind/$(basename "$t")" "$t"
+			done
+		fi
+		sh "$top/tests/lib/pgcluster.sh" stop "$cluster" >/dev/null 2>&1
+	fi
+	rm -rf "$cluster"
+fi
+
+[ -n "$failures" ] && echo "failed:$failures"
+echo "check: $passed passed, $failed failed"
+[ $failed -eq 0 ]
