@@ -61,10 +61,11 @@ struct lockgraph {
 	size_t nnodes;
 	struct lockgraph_edge *edges;   /* owned; deduplicated, sorted by (waiter, blocker) */
 	size_t nedges;
-	size_t *in_edges;               /* owned; edge indices grouped by blocker */
-	struct lockgraph_cycle *cycles; /* owned */
+	size_t *in_edges;               /* owned; edge indices grouped by blocker
+	                                   (node order), waiters in pid order */
+	struct lockgraph_cycle *cycles; /* owned; ordered by lowest member pid */
 	size_t ncycles;
-	size_t *cycle_nodes;            /* owned; node indices */
+	size_t *cycle_nodes;            /* owned; node indices, pid order per cycle */
 	size_t *roots;                  /* owned; node indices of root blockers,
 	                                   most sessions blocked first, then by pid */
 	size_t nroots;
@@ -73,10 +74,12 @@ struct lockgraph {
 
 /* Build from n edges (copied; the strings they point to are borrowed and must
  * outlive the graph). Duplicate (waiter, blocker) pairs merge: hard if any was
- * hard; the first non-NULL metadata wins. Never fails (OOM aborts). */
+ * hard; the first non-NULL metadata wins, field by field, in input order (for
+ * wait_start the first non-zero). edges may be NULL when n is 0. Never fails
+ * (OOM aborts). */
 struct lockgraph *lockgraph_build(const struct lockgraph_edge *edges, size_t n);
 void lockgraph_free(struct lockgraph *g);
-/* Node index of pid, or SIZE_MAX. O(log n). */
+/* Node index of pid, or SIZE_MAX (g must not be NULL). O(log n). */
 size_t lockgraph_find(const struct lockgraph *g, int pid);
 
 #endif
