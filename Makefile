@@ -90,6 +90,10 @@ $(BUILD)/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(BUILD)/tests/lib/%.o: tests/lib/%.c
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) -c -o $@ $<
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
@@ -141,3 +145,4 @@ clean:
 	rm -rf build cockpit
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+.SECONDARY:

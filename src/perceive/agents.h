@@ -35,8 +35,18 @@ struct agent_tags {
 bool agents_parse_tags(const char *text, struct arena *a, struct agent_tags *out);
 /* True when application_name matches one of the fnmatch patterns. */
 bool agents_match_app(const char *application, char *const *patterns, size_t npatterns);
+/* Statement time in the window attributed to one agent (summed by the
+ * collector over every pg_stat_statements delta, not just the top ones the
+ * snapshot keeps). */
+struct agent_time {
+	const char *agent_id; /* borrowed */
+	double ms;
+};
+
 /* Fill s->agents from s->sessions (tags already parsed into each session)
- * and s->statements. Allocates in s->arena. */
-void agents_aggregate(struct snapshot *s);
+ * and the statement times. total_ms is all statement time in the window (the
+ * denominator of db_time_share); 0 when unknown. Allocates in s->arena. */
+void agents_aggregate(struct snapshot *s, const struct agent_time *times, size_t ntimes,
+		      double total_ms);
 
 #endif

@@ -198,9 +198,17 @@ struct snapshot {
 	struct snap_deadlock *deadlocks; size_t ndeadlocks; /* newest last */
 	struct snap_problem *problems; size_t nproblems;
 	struct snap_collector_stats stats;
+	struct snapshot *base;       /* owned reference, or NULL: arrays above that this
+	                                snapshot did not collect itself (slow data between
+	                                slow refreshes, everything while disconnected)
+	                                live in base's arena */
 };
 
 struct snapshot *snapshot_new(void);
+/* A new snapshot sharing everything base collected (statements, disk,
+ * deadlocks, and with all = true also sessions, locks, server): the arrays
+ * are borrowed and base is kept alive by a reference. */
+struct snapshot *snapshot_new_from(struct snapshot *base, bool all);
 struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
 /* Build the lock graph from s->edges (call once, before publishing). */

@@ -70,8 +70,8 @@ CONF
 	psql -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
 		-c "CREATE EXTENSION IF NOT EXISTS hypopg" \
 		-c "CREATE ROLE cockpit_monitor LOGIN IN ROLE pg_monitor" \
-		-c "GRANT EXECUTE ON FUNCTION pg_read_file(text, bigint, bigint) TO cockpit_monitor" \
-		-c "GRANT EXECUTE ON FUNCTION pg_read_file(text, bigint, bigint, boolean) TO cockpit_monitor" >/dev/null
+		-c "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO cockpit_monitor" \
+		-c "GRANT EXECUTE ON FUNCTION pg_current_logfile(text) TO cockpit_monitor" >/dev/null
 	cat >"$dir/env" <<ENV
 COCKPIT_TEST_PGHOST='$dir'
 COCKPIT_TEST_PGPORT='$port'

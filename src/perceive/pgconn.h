@@ -1,0 +1,64 @@
+/*
+ * pgconn: the collector's libpq plumbing.
+ *
+ * Connects with cockpit's own session settings (application_name, our
+ * statement_timeout, connect_timeout) on top of the user's conninfo, and
+ * runs a batch of queries in pipeline mode: every query of a batch is sent
+ * before any answer is read, so a whole refresh costs one network round
+ * trip. A batch is split into groups; each group ends with a Sync and is its
+ * own implicit transaction, so a failing query (a missing privilege, say)
+ * only spoils its own group.
+ *
+ * Every wait is bounded: a server that stops answering (SIGSTOP, network
+ * loss) makes pgconn_run() return PGCONN_TIMEOUT after timeout_ms, never hang.
+ * Only the collector thread touches a PGconn.
+ */
+#ifndef COCKPIT_PERCEIVE_PGCONN_H
+#define COCKPIT_PERCEIVE_PGCONN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pgconn_params {
+	const char *conninfo;        /* user's conninfo or URI (borrowed) */
+	const char *password;        /* from the environment, or NULL (borrowed) */
+	const char *application_name;
+	int connect_timeout_s;
+	int statement_timeout_ms;
+};
+
+/* Connect. On failure returns NULL and writes a one-line message to err
+ * (the password never appears in it). */
+PGconn *pgconn_connect(const struct pgconn_params *p, char *err, size_t errlen);
+
+struct pgconn_query {
+	const char *sql;     /* borrowed */
+	bool sync_after;     /* end a group (transaction) after this query */
+	PGresult *result;    /* out: owned by the caller after pgconn_run; NULL if none */
+	const char *error;   /* out: points into result's message or a static string */
+};
+
+enum pgconn_status {
+	PGCONN_OK = 0,       /* every query answered (some may have failed: see ->error) */
+	PGCONN_TIMEOUT = -1, /* no answer within timeout_ms: the connection is unusable */
+	PGCONN_BROKEN = -2,  /* the connection failed: reconnect */
+};
+
+/* Run n queries as one pipeline. The last query always gets a Sync. Fills
+ * each query's result/error. On TIMEOUT/BROKEN, results already received are
+ * kept (free them with pgconn_clear()); err explains. */
+enum pgconn_status pgconn_run(PGconn *conn, struct pgconn_query *q, size_t n, int timeout_ms,
+			      char *err, size_t errlen);
+void pgconn_clear(struct pgconn_query *q, size_t n);
+/* Convenience for one query: a PGresult with PGRES_TUPLES_OK or NULL with err. */
+PGresult *pgconn_query1(PGconn *conn, const char *sql, int timeout_ms, char *err, size_t errlen);
+
+/* Value helpers for text-format results: NULL -> dflt. */
+double pgconn_double(const PGresult *r, int row, int col, double dflt);
+long long pgconn_int(const PGresult *r, int row, int col, long long dflt);
+bool pgconn_bool(const PGresult *r, int row, int col);
+/* The value, or NULL for SQL NULL (pointer into r). */
+const char *pgconn_str(const PGresult *r, int row, int col);
+
+#endif
