@@ -1,0 +1,328 @@
+/*
+ * cockpit: command-line dispatch only.
+ *
+ * Global options come first or anywhere (GNU getopt permutes); the first
+ * non-option word names a command from the table below. Exit codes: 0 ok,
+ * 1 runtime failure (message on stderr), 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "perceive/collector.h"
+#include "perceive/recording.h"
+#include "perceive/snapshot.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+struct options {
+	const char *config_path;
+	const char *conninfo;
+	const char *target;
+	const char *output;
+	bool json;
+	bool pretty;
+	double window_s;
+	double interval_s;
+	double duration_s;
+	char **args;      /* command arguments after the command word */
+	int nargs;
+};
+
+struct command {
+	const char *name;
+	int (*run)(struct config *cfg, struct options *o);
+	const char *usage;
+	const char *help;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int cmd_snapshot(struct config *cfg, struct options *o);
+static int cmd_record(struct config *cfg, struct options *o);
+static int cmd_check_config(struct config *cfg, struct options *o);
+
+static const struct command commands[] = {
+	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
+	  "collect once and print the picture (JSON: the documented version 1 contract)" },
+	{ "record", cmd_record, "record -o FILE [--interval S] [--duration S]",
+	  "write snapshots as JSON lines for replay (until Ctrl-C or the duration)" },
+	{ "check-config", cmd_check_config, "check-config [-c FILE]",
+	  "validate the configuration; every problem with file:line:column and the fix" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cockpit [-c FILE] [-d CONNINFO | -t TARGET] [COMMAND [ARGS]]\n"
+		"\n"
+		"A terminal cockpit for self-healing PostgreSQL.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     configuration file (default: $COCKPIT_CONFIG,\n"
+		"                        ~/.config/cockpit/cockpit.conf, /etc/cockpit/cockpit.conf)\n"
+		"  -d, --dsn CONNINFO    connect here instead of a configured target\n"
+		"                        (libpq conninfo or URI; passwords via PGPASSWORD or ~/.pgpass)\n"
+		"  -t, --target NAME     a target from the configuration\n"
+		"      --json            JSON output (snapshot)\n"
+		"      --pretty          indent JSON output\n"
+		"      --window S        seconds between the two samples deltas need (snapshot; default 1)\n"
+		"  -o, --output FILE     where to write (record)\n"
+		"      --interval S      seconds between snapshots (record; default: refresh.fast_ms)\n"
+		"      --duration S      stop after S seconds (record)\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		fprintf(f, "  %-46s %s\n", commands[i].usage, commands[i].help);
+	fprintf(f, "\nExit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+}
+
+static int parse_seconds(const char *opt, const char *arg, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || v < 0 || v > 86400 * 365) {
+		fprintf(stderr, "cockpit: option '%s' expects seconds (a number >= 0), got '%s'\n",
+			opt, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static struct collector *open_collector(struct config *cfg, struct options *o)
+{
+	char err[512];
+	struct collector *c = collector_new(cfg, o->target, o->conninfo, err, sizeof(err));
+
+	if (!c)
+		fprintf(stderr, "cockpit: %s\n", err);
+	return c;
+}
+
+static void print_summary(const struct snapshot *s)
+{
+	const struct lockgraph *g = s->locks;
+
+	printf("target %s  server %s  sessions %zu  waits %zu  roots %zu  cycles %zu\n",
+	       s->target ? s->target : "?", s->server.version ? s->server.version : "?",
+	       s->nsessions, s->nedges, g ? g->nroots : 0, g ? g->ncycles : 0);
+	printf("tps %.1f  cache hit %.3f  statements %zu  agents %zu  deadlocks %zu\n",
+	       s->server.tps, s->server.cache_hit_ratio, s->nstatements, s->nagents, s->ndeadlocks);
+	for (size_t i = 0; i < s->nproblems; i++)
+		printf("%s: %s (fix: %s)\n", s->problems[i].panel, s->problems[i].message,
+		       s->problems[i].fix);
+}
+
+static int cmd_snapshot(struct config *cfg, struct options *o)
+{
+	struct collector *c = open_collector(cfg, o);
+	struct snapshot *s;
+	int rc = 0;
+
+	if (!c)
+		return EXIT_USAGE;
+	s = collector_collect(c, true);
+	if (s->connected && o->window_s > 0) {
+		snapshot_unref(s);
+		clock_sleep_ms((int64_t)(o->window_s * 1000));
+		s = collector_collect(c, true);
+	}
+	if (!s->connected) {
+		fprintf(stderr, "cockpit: cannot collect from '%s': %s\n", s->target, s->error);
+		rc = EXIT_RUNTIME;
+	} else if (o->json) {
+		json_t *j = snapshot_to_json(s);
+
+		json_dumpf(j, stdout, o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		print_summary(s);
+	}
+	snapshot_unref(s);
+	collector_free(c);
+	if (fflush(stdout) != 0 && rc == 0) {
+		fprintf(stderr, "cockpit: cannot write output: %s\n", strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	return rc;
+}
+
+static int cmd_record(struct config *cfg, struct options *o)
+{
+	struct collector *c;
+	FILE *f;
+	double interval = o->interval_s > 0 ? o->interval_s : cfg->fast_refresh_ms / 1000.0;
+	int64_t start = clock_mono_ms(), n = 0;
+	int rc = 0;
+
+	if (!o->output) {
+		fprintf(stderr, "cockpit: record needs -o FILE (where to write the snapshots)\n");
+		return EXIT_USAGE;
+	}
+	c = open_collector(cfg, o);
+	if (!c)
+		return EXIT_USAGE;
+	f = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "a");
+	if (!f) {
+		fprintf(stderr, "cockpit: cannot open '%s' for writing: %s\n", o->output, strerror(errno));
+		collector_free(c);
+		return EXIT_RUNTIME;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!interrupted) {
+		int64_t t0 = clock_mono_ms();
+		struct snapshot *s = collector_collect(c, false);
+
+		if (recording_write(f, s) != 0) {
+			fprintf(stderr, "cockpit: cannot write to '%s': %s\n", o->output, strerror(errno));
+			snapshot_unref(s);
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		snapshot_unref(s);
+		n++;
+		if (o->duration_s > 0 && clock_mono_ms() - start >= (int64_t)(o->duration_s * 1000))
+			break;
+		while (!interrupted && clock_mono_ms() - t0 < (int64_t)(interval * 1000))
+			clock_sleep_ms(20);
+	}
+	if (f != stdout && fclose(f) != 0 && rc == 0) {
+		fprintf(stderr, "cockpit: cannot write to '%s': %s\n", o->output, strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	collector_free(c);
+	if (rc == 0)
+		fprintf(stderr, "cockpit: recorded %lld snapshots to %s\n", (long long)n, o->output);
+	return rc;
+}
+
+static int cmd_check_config(struct config *cfg, struct options *o)
+{
+	(void)o;
+	printf("%s: ok (%zu target%s, mode %s)\n", cfg->path ? cfg->path : "(defaults)",
+	       cfg->ntargets, cfg->ntargets == 1 ? "" : "s", config_mode_name(cfg->mode));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dsn", required_argument, NULL, 'd' },
+		{ "target", required_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "pretty", no_argument, NULL, OPT_PRETTY },
+		{ "window", required_argument, NULL, OPT_WINDOW },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = { .window_s = 1.0 };
+	struct config cfg;
+	const struct command *cmd = NULL;
+	char pathbuf[4096], *errs = NULL;
+	const char *cmdname;
+	int opt, rc;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:d:t:o:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': o.config_path = optarg; break;
+		case 'd': o.conninfo = optarg; break;
+		case 't': o.target = optarg; break;
+		case 'o': o.output = optarg; break;
+		case OPT_JSON: o.json = true; break;
+		case OPT_PRETTY: o.pretty = o.json = true; break;
+		case OPT_WINDOW:
+			if (parse_seconds("--window", optarg, &o.window_s))
+				return EXIT_USAGE;
+			break;
+		case OPT_INTERVAL:
+			if (parse_seconds("--interval", optarg, &o.interval_s))
+				return EXIT_USAGE;
+			break;
+		case OPT_DURATION:
+			if (parse_seconds("--duration", optarg, &o.duration_s))
+				return EXIT_USAGE;
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("cockpit %s\n", COCKPIT_VERSION); return 0;
+		case ':':
+			fprintf(stderr, "cockpit: option '%s' needs a value (see 'cockpit --help')\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "cockpit: unknown option '%s' (see 'cockpit --help')\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	cmdname = optind < argc ? argv[optind] : NULL;
+	if (cmdname) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+			if (strcmp(commands[i].name, cmdname) == 0)
+				cmd = &commands[i];
+		if (!cmd) {
+			fprintf(stderr, "cockpit: unknown command '%s' (see 'cockpit --help')\n", cmdname);
+			return EXIT_USAGE;
+		}
+		o.args = argv + optind + 1;
+		o.nargs = argc - optind - 1;
+		if (o.nargs > 0) {
+			fprintf(stderr, "cockpit: %s: unexpected argument '%s' (see 'cockpit --help')\n",
+				cmd->name, o.args[0]);
+			return EXIT_USAGE;
+		}
+	}
+	if (o.conninfo && o.target) {
+		fprintf(stderr, "cockpit: give either -d CONNINFO or -t TARGET, not both\n");
+		return EXIT_USAGE;
+	}
+
+	config_init_defaults(&cfg);
+	if (!o.config_path)
+		o.config_path = config_default_path(pathbuf, sizeof(pathbuf));
+	if (o.config_path && config_load(&cfg, o.config_path, &errs) != 0) {
+		fprintf(stderr, "%s", errs ? errs : "cockpit: cannot load the configuration\n");
+		if (errs && errs[0] && errs[strlen(errs) - 1] != '\n')
+			fputc('\n', stderr);
+		free(errs);
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	free(errs);
+	if (!cmd) {
+		/* The TUI arrives with the screen work; until then say so. */
+		fprintf(stderr, "cockpit: the interactive screen is not built in this version; "
+			"try 'cockpit snapshot' (see 'cockpit --help')\n");
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
+	rc = cmd->run(&cfg, &o);
+	config_release(&cfg);
+	return rc;
+}
