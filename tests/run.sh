@@ -53,7 +53,7 @@ if [ $unit_only -eq 0 ]; then
 		failures="$failures pgcluster-start"
 	else
 		. "$cluster/env"
-		export COCKPIT_TEST_DSN COCKPIT_TEST_PGDATA COCKPIT_TEST_PGHOST COCKPIT_TEST_PGPORT COCKPIT_TEST_LOGDIR
+		export COCKPIT_TEST_DIR COCKPIT_TEST_MONITOR_DSN COCKPIT_TEST_DSN COCKPIT_TEST_PGDATA COCKPIT_TEST_PGHOST COCKPIT_TEST_PGPORT COCKPIT_TEST_LOGDIR
 		export COCKPIT_TOP="$top"
 		export COCKPIT_BIN="$top/$san/cockpit"
 		for t in "$top/$san"/tests/integration/test_*; do

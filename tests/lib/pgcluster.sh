@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL 15 cluster for tests, the demo and benchmarks.
 #
 #   pgcluster.sh start DIR [extra postgresql.conf lines...]
+#   pgcluster.sh restart DIR
 #   pgcluster.sh stop DIR
 #
 # start: initdb in DIR/data (as the postgres user when run as root: initdb
@@ -73,6 +74,7 @@ CONF
 		-c "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO cockpit_monitor" \
 		-c "GRANT EXECUTE ON FUNCTION pg_current_logfile(text) TO cockpit_monitor" >/dev/null
 	cat >"$dir/env" <<ENV
+COCKPIT_TEST_DIR='$dir'
 COCKPIT_TEST_PGHOST='$dir'
 COCKPIT_TEST_PGPORT='$port'
 COCKPIT_TEST_PGDATA='$dir/data'
@@ -81,6 +83,9 @@ COCKPIT_TEST_DSN='host=$dir port=$port dbname=postgres user=postgres'
 COCKPIT_TEST_MONITOR_DSN='host=$dir port=$port dbname=postgres user=cockpit_monitor'
 ENV
 	echo "started PostgreSQL on port $port, socket in $dir"
+	;;
+restart)
+	as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 -o "-p $(cat "$dir/port")" -l "$dir/server.log" restart >/dev/null
 	;;
 stop)
 	[ -d "$dir/data" ] || exit 0
