@@ -21,6 +21,7 @@
 
 #define TEXT_MAX 2048       /* bytes of text kept per statement */
 #define TEXT_CACHE_MAX 4096 /* cache entries kept at most (texts only for top ones) */
+#define WANT_MAX 500        /* texts asked for per refresh at most */
 
 struct prev_entry {
 	int64_t queryid;
@@ -47,6 +48,8 @@ struct delta {
 struct statements_state {
 	struct prev_entry *prev;
 	size_t prev_cap;
+	struct prev_entry *spare; /* the table before prev, reused to avoid page faults */
+	size_t spare_cap;
 	double prev_time;   /* epoch s of the previous sample; 0 none */
 	struct text_entry *texts;
 	size_t texts_cap, ntexts;
@@ -97,6 +100,7 @@ void statements_state_free(struct statements_state *st)
 		text_entry_clear(&st->texts[i]);
 	free(st->texts);
 	free(st->prev);
+	free(st->spare);
 	free(st->want);
 	free(st->times);
 	free(st);
@@ -207,13 +211,67 @@ static int cmp_delta(const void *x, const void *y)
 	return a->row->queryid < b->row->queryid ? -1 : a->row->queryid > b->row->queryid;
 }
 
+/* Remember a queryid whose text we lack; duplicates are removed later by
+ * want_unique(), which also keeps the order (top statements first). */
+static void swap_delta(struct delta *a, struct delta *b)
+{
+	struct delta t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Move the k largest deltas (by cmp_delta order) to d[0..k) sorted,
+ * quickselect-style: expected O(n + k log k). */
+static void select_top(struct delta *d, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n;
+
+	if (k >= n) {
+		if (n > 1)
+			qsort(d, n, sizeof(*d), cmp_delta);
+		return;
+	}
+	while (hi - lo > 1) {
+		size_t store = lo, mid = lo + (hi - lo) / 2;
+
+		swap_delta(&d[mid], &d[hi - 1]);
+		for (size_t i = lo; i + 1 < hi; i++)
+			if (cmp_delta(&d[i], &d[hi - 1]) < 0)
+				swap_delta(&d[i], &d[store++]);
+		swap_delta(&d[store], &d[hi - 1]);
+		if (store == k)
+			break;
+		if (store < k)
+			lo = store + 1;
+		else
+			hi = store;
+	}
+	qsort(d, k, sizeof(*d), cmp_delta);
+}
+
 static void want_add(struct statements_state *st, int64_t qid)
 {
-	for (size_t i = 0; i < st->nwant; i++)
-		if (st->want[i] == qid)
-			return;
+	if (st->nwant >= 4 * WANT_MAX)
+		return;
 	XGROW(st->want, st->want_alloc, st->nwant + 1);
 	st->want[st->nwant++] = qid;
+}
+
+static void want_unique(struct statements_state *st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->nwant && n < WANT_MAX; i++) {
+		bool dup = false;
+
+		/* n <= WANT_MAX: quadratic in at most 500 entries. */
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = st->want[j] == st->want[i];
+		if (!dup)
+			st->want[n++] = st->want[i];
+	}
+	st->nwant = n;
 }
 
 double statements_update(struct statements_state *st, const struct stmt_row *rows, size_t n,
@@ -231,7 +289,14 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 	st->nwant = 0;
 	while (cap < 2 * n + 2)
 		cap *= 2;
-	st->prev = xcalloc(cap, sizeof(*st->prev));
+	if (st->spare && st->spare_cap == cap) {
+		st->prev = st->spare;
+		memset(st->prev, 0, cap * sizeof(*st->prev));
+	} else {
+		free(st->spare);
+		st->prev = xcalloc(cap, sizeof(*st->prev));
+	}
+	st->spare = NULL;
 	st->prev_cap = cap;
 	if (window > 0 && n)
 		d = xmalloc(n * sizeof(*d));
@@ -279,7 +344,8 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 		*p = (struct prev_entry){ r->queryid, r->userid, r->dbid, r->toplevel, true,
 					  r->calls, r->total_ms, r->rows };
 	}
-	free(old);
+	st->spare = old;
+	st->spare_cap = old_cap;
 	st->prev_time = now;
 	s->statements = NULL;
 	s->nstatements = 0;
@@ -287,6 +353,15 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 	if (!d)
 		return 0;
 
+	/* The top `top` deltas to the front, sorted: a selection, not a full
+	 * sort — at 10,000 statements that is the difference that matters. */
+	select_top(d, nd, top);
+	for (size_t i = 0; i < nd && i < top; i++) {
+		struct text_entry *t = text_find(st, d[i].row->queryid, false);
+
+		if (!t || !t->fetched)
+			want_add(st, d[i].row->queryid);
+	}
 	/* Attribute time to agents for every statement with a cached tag; ask
 	 * for the texts we do not know yet. */
 	for (size_t i = 0; i < nd; i++) {
@@ -303,8 +378,6 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 		st->times[nt].ms = d[i].total_ms;
 		nt++;
 	}
-	if (nd > 1)
-		qsort(d, nd, sizeof(*d), cmp_delta);
 	if (nd > top)
 		nd = top;
 	s->statements = nd ? arena_alloc(&s->arena, nd * sizeof(*s->statements)) : NULL;
@@ -329,10 +402,11 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 		x->rows = d[i].rows;
 		if (t)
 			t->last_top = st->seq;
-		if (!t || !t->text)
-			want_add(st, r->queryid);
+		if (t && t->fetched && !t->text)
+			want_add(st, r->queryid); /* text dropped from the cache: ask again */
 	}
 	free(d);
+	want_unique(st);
 	*times = nt ? st->times : NULL;
 	*ntimes = nt;
 	return total;
