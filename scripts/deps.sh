@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config clang libpq-dev libncurses-dev libjansson-dev libyaml-dev
 libcurl4-openssl-dev libssl-dev libpg-query-dev libcmocka-dev libmicrohttpd-dev
-postgresql-15 postgresql-contrib postgresql-15-hypopg tmux procps util-linux valgrind"
+postgresql-15 postgresql-contrib postgresql-15-hypopg tmux procps util-linux valgrind time"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -56,12 +56,12 @@ void activity_build_sql(struct strbuf sql[ACTIVITY_NQUERIES], int version_num, i
 		query_max_len = 32;
 	strbuf_addstr(&sql[0],
 		"/* cockpit collector: server */ "
-		"SELECT extract(epoch FROM now()), current_setting('server_version'), "
+		"SELECT date_part('epoch', now()), current_setting('server_version'), "
 		"current_setting('server_version_num')::int, current_setting('max_connections')::int, "
 		"pg_is_in_recovery(), d.xacts, d.hit, d.rd, "
 		"CASE WHEN pg_is_in_recovery() "
-		"THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) "
-		"ELSE (SELECT extract(epoch FROM max(greatest(write_lag, flush_lag, replay_lag))) "
+		"THEN date_part('epoch', now() - pg_last_xact_replay_timestamp()) "
+		"ELSE (SELECT date_part('epoch', max(greatest(write_lag, flush_lag, replay_lag))) "
 		"FROM pg_stat_replication) END "
 		"FROM (SELECT sum(xact_commit + xact_rollback) AS xacts, sum(blks_hit) AS hit, "
 		"sum(blks_read) AS rd FROM pg_stat_database) d");
@@ -70,10 +70,10 @@ void activity_build_sql(struct strbuf sql[ACTIVITY_NQUERIES], int version_num, i
 		"SELECT pid, leader_pid, usename, datname, application_name, "
 		"CASE WHEN client_addr IS NOT NULL THEN host(client_addr) "
 		"WHEN client_port = -1 THEN 'local' END, backend_type, state, "
-		"wait_event_type, wait_event, extract(epoch FROM backend_start), "
-		"extract(epoch FROM xact_start), extract(epoch FROM query_start), "
-		"extract(epoch FROM state_change), age(backend_xmin), left(query, %d), "
-		"CASE WHEN length(query) > %d AND strpos(query, 'agent_id') > 0 "
+		"wait_event_type, wait_event, date_part('epoch', backend_start), "
+		"date_part('epoch', xact_start), date_part('epoch', query_start), "
+		"date_part('epoch', state_change), age(backend_xmin), left(query, %d), "
+		"CASE WHEN octet_length(query) > %d AND strpos(query, 'agent_id') > 0 "
 		"THEN substring(query FROM '/\\*[^*]*agent_id[^*]*\\*/') END "
 		"FROM pg_stat_activity ORDER BY pid",
 		query_max_len, query_max_len);
@@ -99,7 +99,7 @@ void activity_build_sql(struct strbuf sql[ACTIVITY_NQUERIES], int version_num, i
 		"AND g.objsubid IS NOT DISTINCT FROM q.objsubid) "
 		"FROM w JOIN l q ON q.pid = w.pid AND NOT q.granted "
 		"CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid)",
-		has_waitstart ? "extract(epoch FROM q.waitstart)" : "NULL::float8");
+		has_waitstart ? "date_part('epoch', q.waitstart)" : "NULL::float8");
 }
 
 static void parse_server(struct snapshot *s, const struct snapshot *prev, PGresult *r)

@@ -182,6 +182,53 @@ static bool host_is_local(PGconn *conn)
 	       strcmp(h, "127.0.0.1") == 0 || strcmp(h, "::1") == 0;
 }
 
+enum {
+	Q_SERVER, Q_SESSIONS, Q_WAITS,      /* fast, one transaction */
+	Q_STATEMENTS,                       /* slow, each its own transaction */
+	Q_DISK0,
+	Q_LOG = Q_DISK0 + DISK_NQUERIES,
+	Q_MAX
+};
+
+/* Names of the prepared statements; index = query slot of a refresh (all
+ * slots before Q_LOG). */
+static const char *const stmt_names[] = {
+	"cockpit_server", "cockpit_sessions", "cockpit_waits", "cockpit_statements",
+	"cockpit_disk_databases", "cockpit_disk_wal", "cockpit_disk_logs", "cockpit_disk_temp",
+	"cockpit_disk_slots", "cockpit_disk_tables",
+};
+
+/* SQL of the statements that do not change between refreshes. */
+static void build_static_sql(const struct collector *c, struct strbuf *sql)
+{
+	activity_build_sql(sql, c->version_num, c->cfg->query_max_len > 0 ? c->cfg->query_max_len : 512);
+	if (c->pgss_version)
+		statements_build_sql(&sql[Q_STATEMENTS], c->pgss_version);
+	else
+		strbuf_addstr(&sql[Q_STATEMENTS], "/* cockpit collector: no statements */ SELECT 1");
+	disk_build_sql(&sql[Q_DISK0], c->cfg->top_tables > 0 ? c->cfg->top_tables : 20);
+}
+
+/* Every refresh statement whose text never changes is prepared once per
+ * connection: refreshes then cost execution only, no planning. */
+static int prepare_statements(struct collector *c, char *err, size_t errlen)
+{
+	enum { N = sizeof(stmt_names) / sizeof(*stmt_names) };
+	struct strbuf sql[N];
+	const char *texts[N];
+	int rc;
+
+	for (size_t i = 0; i < N; i++)
+		strbuf_init(&sql[i], 0);
+	build_static_sql(c, sql);
+	for (size_t i = 0; i < N; i++)
+		texts[i] = sql[i].buf;
+	rc = pgconn_prepare(c->conn, stmt_names, texts, N, query_timeout_ms(c), err, errlen);
+	for (size_t i = 0; i < N; i++)
+		strbuf_release(&sql[i]);
+	return rc;
+}
+
 /* Connect and learn what this server offers. */
 static int connect_target(struct collector *c, char *err, size_t errlen)
 {
@@ -221,6 +268,10 @@ static int connect_target(struct collector *c, char *err, size_t errlen)
 	c->database_oid = (unsigned)pgconn_int(r, 0, 3, 0);
 	c->local = host_is_local(c->conn);
 	PQclear(r);
+	if (prepare_statements(c, err, errlen) != 0) {
+		drop_connection(c);
+		return -1;
+	}
 	return 0;
 }
 
@@ -496,14 +547,6 @@ static void log_read_local(struct collector *c, struct snapshot *s)
 
 /* ---- one refresh ------------------------------------------------------ */
 
-enum {
-	Q_SERVER, Q_SESSIONS, Q_WAITS,      /* fast, one transaction */
-	Q_STATEMENTS,                       /* slow, each its own transaction */
-	Q_DISK0,
-	Q_LOG = Q_DISK0 + DISK_NQUERIES,
-	Q_MAX
-};
-
 static struct snapshot *disconnected(struct collector *c, const char *error)
 {
 	struct snapshot *s = snapshot_new_from(c->last_good, true);
@@ -614,7 +657,7 @@ static void slow_disk(struct collector *c, struct snapshot *s, struct pgconn_que
 
 struct snapshot *collector_collect(struct collector *c, bool force_slow)
 {
-	struct strbuf sql[Q_MAX];
+	struct strbuf logsql;
 	struct pgconn_query q[Q_MAX];
 	struct snapshot *s;
 	char err[512];
@@ -642,29 +685,19 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	       now - c->last_slow_ms >= (c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000);
 	read_log = slow && strcmp(c->server_log, "auto") == 0;
 
-	for (int i = 0; i < Q_MAX; i++)
-		strbuf_init(&sql[i], 0);
-	activity_build_sql(sql, c->version_num, c->cfg->query_max_len > 0 ? c->cfg->query_max_len : 512);
+	strbuf_init(&logsql, 0);
 	memset(q, 0, sizeof(q));
 	for (int i = Q_SERVER; i <= Q_WAITS; i++)
-		q[nq++].sql = sql[i].buf;
+		q[nq++].prepared = stmt_names[i];
 	q[Q_WAITS].sync_after = true;
 	if (slow) {
-		if (c->pgss_version) {
-			statements_build_sql(&sql[Q_STATEMENTS], c->pgss_version);
-		} else {
-			strbuf_addstr(&sql[Q_STATEMENTS], "/* cockpit collector: no statements */ SELECT 1");
-		}
-		q[nq].sql = sql[Q_STATEMENTS].buf;
-		q[nq++].sync_after = true;
-		disk_build_sql(&sql[Q_DISK0], c->cfg->top_tables > 0 ? c->cfg->top_tables : 20);
-		for (int i = 0; i < DISK_NQUERIES; i++) {
-			q[nq].sql = sql[Q_DISK0 + i].buf;
+		for (int i = Q_STATEMENTS; i < Q_LOG; i++) {
+			q[nq].prepared = stmt_names[i];
 			q[nq++].sync_after = true;
 		}
 		if (read_log) {
-			log_build_sql(c, &sql[Q_LOG]);
-			q[nq].sql = sql[Q_LOG].buf;
+			log_build_sql(c, &logsql);
+			q[nq].sql = logsql.buf;
 			q[nq++].sync_after = true;
 		}
 	}
@@ -675,8 +708,7 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 		if (st == PGCONN_OK) /* the fast path itself failed: treat as broken */
 			snprintf(err, sizeof(err), "%s", q[Q_SESSIONS].error);
 		pgconn_clear(q, nq);
-		for (int i = 0; i < Q_MAX; i++)
-			strbuf_release(&sql[i]);
+		strbuf_release(&logsql);
 		fail_connection(c, err);
 		return disconnected(c, err);
 	}
@@ -722,8 +754,7 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	agents_aggregate(s, c->atimes, c->natimes, c->atotal_ms);
 	snapshot_build_locks(s);
 	pgconn_clear(q, nq);
-	for (int i = 0; i < Q_MAX; i++)
-		strbuf_release(&sql[i]);
+	strbuf_release(&logsql);
 	snapshot_unref(c->last_good);
 	c->last_good = snapshot_ref(s);
 	return s;

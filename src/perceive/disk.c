@@ -36,8 +36,8 @@ void disk_build_sql(struct strbuf sql[DISK_NQUERIES], int top_tables)
 	strbuf_addf(&sql[DISK_TABLES],
 		"/* cockpit collector: tables */ "
 		"SELECT schemaname, relname, total, n_live_tup, n_dead_tup, "
-		"extract(epoch FROM last_vacuum), extract(epoch FROM last_autovacuum), "
-		"extract(epoch FROM last_analyze), extract(epoch FROM last_autoanalyze) "
+		"date_part('epoch', last_vacuum), date_part('epoch', last_autovacuum), "
+		"date_part('epoch', last_analyze), date_part('epoch', last_autoanalyze) "
 		"FROM (SELECT s.*, pg_total_relation_size(s.relid) AS total, "
 		"row_number() OVER (ORDER BY pg_total_relation_size(s.relid) DESC) AS by_size, "
 		"row_number() OVER (ORDER BY s.n_dead_tup DESC) AS by_dead "

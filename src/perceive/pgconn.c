@@ -126,7 +126,11 @@ enum pgconn_status pgconn_run(PGconn *conn, struct pgconn_query *q, size_t n, in
 		return PGCONN_BROKEN;
 	}
 	for (i = 0; i < n; i++) {
-		if (!PQsendQueryParams(conn, q[i].sql, 0, NULL, NULL, NULL, NULL, 0) ||
+		int sent = q[i].prepared ?
+			PQsendQueryPrepared(conn, q[i].prepared, 0, NULL, NULL, NULL, 0) :
+			PQsendQueryParams(conn, q[i].sql, 0, NULL, NULL, NULL, NULL, 0);
+
+		if (!sent ||
 		    ((q[i].sync_after || i + 1 == n) && !PQpipelineSync(conn))) {
 			snprintf(err, errlen, "%s", PQerrorMessage(conn));
 			one_line(err);
@@ -209,9 +213,66 @@ fail:
 	return status;
 }
 
+int pgconn_prepare(PGconn *conn, const char *const *names, const char *const *sqls, size_t n,
+		   int timeout_ms, char *err, size_t errlen)
+{
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	enum pgconn_status status = PGCONN_OK;
+	int rc = 0;
+
+	if (!PQenterPipelineMode(conn) || PQsetnonblocking(conn, 1) != 0)
+		goto broken;
+	for (size_t i = 0; i < n; i++)
+		if (!PQsendPrepare(conn, names[i], sqls[i], 0, NULL))
+			goto broken;
+	if (!PQpipelineSync(conn))
+		goto broken;
+	while ((rc = PQflush(conn)) > 0)
+		if (wait_socket(conn, true, deadline) <= 0 || !PQconsumeInput(conn))
+			goto broken;
+	if (rc < 0)
+		goto broken;
+	for (size_t i = 0; i < n; i++) {
+		PGresult *r = next_result(conn, deadline, &status), *extra;
+
+		if (!r)
+			goto broken;
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "cannot prepare %s: %s", names[i], PQresultErrorMessage(r));
+			one_line(err);
+			rc = -1;
+		}
+		PQclear(r);
+		while ((extra = next_result(conn, deadline, &status)) != NULL)
+			PQclear(extra);
+		if (status != PGCONN_OK)
+			goto broken;
+	}
+	{
+		PGresult *sync = next_result(conn, deadline, &status);
+
+		if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+			PQclear(sync);
+			goto broken;
+		}
+		PQclear(sync);
+	}
+	PQexitPipelineMode(conn);
+	PQsetnonblocking(conn, 0);
+	return rc;
+broken:
+	if (status == PGCONN_TIMEOUT)
+		snprintf(err, errlen, "no answer from the server within %d ms", timeout_ms);
+	else {
+		snprintf(err, errlen, "connection lost: %s", PQerrorMessage(conn));
+		one_line(err);
+	}
+	return -1;
+}
+
 PGresult *pgconn_query1(PGconn *conn, const char *sql, int timeout_ms, char *err, size_t errlen)
 {
-	struct pgconn_query q = { sql, true, NULL, NULL };
+	struct pgconn_query q = { sql, NULL, true, NULL, NULL };
 
 	if (pgconn_run(conn, &q, 1, timeout_ms, err, errlen) != PGCONN_OK) {
 		pgconn_clear(&q, 1);

@@ -33,7 +33,8 @@ struct pgconn_params {
 PGconn *pgconn_connect(const struct pgconn_params *p, char *err, size_t errlen);
 
 struct pgconn_query {
-	const char *sql;     /* borrowed */
+	const char *sql;     /* borrowed: SQL text, or NULL when prepared is set */
+	const char *prepared; /* borrowed: name of a statement made by pgconn_prepare(), or NULL */
 	bool sync_after;     /* end a group (transaction) after this query */
 	PGresult *result;    /* out: owned by the caller after pgconn_run; NULL if none */
 	const char *error;   /* out: points into result's message or a static string */
@@ -51,6 +52,11 @@ enum pgconn_status {
 enum pgconn_status pgconn_run(PGconn *conn, struct pgconn_query *q, size_t n, int timeout_ms,
 			      char *err, size_t errlen);
 void pgconn_clear(struct pgconn_query *q, size_t n);
+/* Prepare n named statements (no parameters) in one round trip, so refreshes
+ * skip the planner: a parameterless prepared statement keeps its generic
+ * plan. Returns 0, or -1 with err. */
+int pgconn_prepare(PGconn *conn, const char *const *names, const char *const *sqls, size_t n,
+		   int timeout_ms, char *err, size_t errlen);
 /* Convenience for one query: a PGresult with PGRES_TUPLES_OK or NULL with err. */
 PGresult *pgconn_query1(PGconn *conn, const char *sql, int timeout_ms, char *err, size_t errlen);
 

@@ -35,7 +35,8 @@ struct deadlock_proc {
 	char *object;        /* owned: as logged, "transaction 745",
 	                        "relation 16384 of database 5", "tuple (0,1) of relation ..." */
 	char *locktype;      /* owned: transactionid, relation, tuple, virtualxid,
-	                        advisory, object, page, extend, ... */
+	                        advisory, object, page, extend, ... as pg_locks
+	                        names them; "unknown" for other text */
 	unsigned relation;   /* relation OID when the lock names one, else 0 */
 	unsigned database;   /* database OID when the lock names one, else 0 */
 	uint64_t xid;        /* transaction id for transactionid locks, else 0 */
@@ -45,7 +46,9 @@ struct deadlock_proc {
 
 struct deadlock_report {
 	int64_t time_us;     /* log timestamp, µs since epoch (0 if none) */
-	int pid;             /* the backend that detected it (the aborted one) */
+	int pid;             /* the backend that detected it (the aborted one);
+	                        PostgreSQL lists it first in the DETAIL, which
+	                        supplies it when the log line shows no pid */
 	char *user;          /* owned, may be NULL (csv/json always; stderr per prefix) */
 	char *database;      /* owned, may be NULL */
 	char *application;   /* owned, may be NULL */
@@ -60,10 +63,16 @@ struct serverlog_parser;
 struct serverlog_parser *serverlog_parser_new(enum serverlog_format fmt);
 void serverlog_parser_free(struct serverlog_parser *p);
 /* Feed the next len bytes of the log. Returns the number of new complete
- * deadlock reports now waiting in the parser. */
+ * deadlock reports now waiting in the parser. Memory is bounded: at most
+ * 1 MiB of one line, csv record or stderr message is kept (the rest of it is
+ * dropped) and at most 16 stderr reports wait for their remaining lines. */
 size_t serverlog_parser_feed(struct serverlog_parser *p, const char *data, size_t len);
 /* Signal end of input: a report still pending (its STATEMENT line may never
- * come) is completed. */
+ * come) is completed. A stderr report ends only when the next line shows that
+ * no continuation line follows, so a collector tailing a live log also calls
+ * this once the log has stayed quiet for a poll (PostgreSQL writes a message's
+ * lines together); feeding may go on afterwards, from a line start. An
+ * incomplete last line is taken as it is. Returns the number of new reports. */
 size_t serverlog_parser_finish(struct serverlog_parser *p);
 /* Move the waiting reports to the caller: *out is a malloc'ed array the
  * caller frees with serverlog_reports_free(). Returns the count (may be 0,

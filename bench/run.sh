@@ -1,0 +1,23 @@
+#!/bin/sh
+# make bench: micro-benchmarks, then the collector's cost on a loaded server.
+#
+#   bench/run.sh BUILD_DIR
+#
+# 1. lock graph build + cycle detection at 1k/10k/50k waiting sessions;
+# 2. pg_stat_statements deltas at 1k/10k/50k rows;
+# 3. collector cost per refresh: a scratch PostgreSQL 15 (bench/collector.sh)
+#    with pgbench (scale 10, 8 clients), 200 idle agent-tagged connections
+#    and a 3-level lock chain; cockpit records for BENCH_SECONDS (default 30)
+#    at a 1 s refresh as its own pg_monitor role, and pg_stat_statements of
+#    that role gives statements and server time per refresh.
+set -eu
+build=${1:?build dir}
+top=$(cd "$(dirname "$0")/.." && pwd)
+echo "== lock graph (bench_lockgraph) =="
+"$top/$build/bench/bench_lockgraph"
+echo
+echo "== statement deltas (bench_statements) =="
+"$top/$build/bench/bench_statements"
+echo
+echo "== collector cost per refresh (bench/collector.sh) =="
+sh "$top/bench/collector.sh" "$top/$build"
