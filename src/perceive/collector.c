@@ -475,8 +475,13 @@ static void log_parse_result(struct collector *c, struct snapshot *s, PGresult *
 			"set logging_collector = on, or set the target's server_log to where the log goes");
 		return;
 	}
-	if (!pgconn_str(r, 0, 3))
-		return; /* nothing new */
+	if (!pgconn_str(r, 0, 3) || pgconn_int(r, 0, 1, -1) == pgconn_int(r, 0, 2, -2)) {
+		/* Nothing new: the log is quiet, so a stderr report waiting for
+		 * a line that never comes is complete. */
+		if (c->log_parser)
+			serverlog_parser_finish(c->log_parser);
+		return;
+	}
 	bytes = PQunescapeBytea((const unsigned char *)pgconn_str(r, 0, 3), &len);
 	if (bytes) {
 		log_feed(c, path, pgconn_int(r, 0, 2, 0), (const char *)bytes, len);
@@ -540,6 +545,8 @@ static void log_read_local(struct collector *c, struct snapshot *s)
 			log_feed(c, path, off, buf, (size_t)got);
 		else if (!c->log_path || strcmp(c->log_path, path) != 0)
 			log_feed(c, path, off, buf, 0);
+		else if (c->log_parser)
+			serverlog_parser_finish(c->log_parser); /* quiet log: complete what waits */
 		free(buf);
 	}
 	close(fd);
