@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum cockpit_mode {
 	MODE_OBSERVE,   /* nothing can run */
@@ -70,7 +71,8 @@ struct config {
 	struct config_thresholds thresholds;
 
 	/* agents */
-	char **agent_app_patterns;       /* owned: fnmatch patterns on application_name */
+	char **agent_app_patterns;       /* owned: fnmatch patterns on application_name;
+	                                    NULL-terminated as well as counted */
 	size_t nagent_app_patterns;
 	char *agent_role_pattern;        /* owned: fnmatch pattern for agent roles */
 
@@ -85,22 +87,41 @@ struct config {
 	bool ascii;
 };
 
-/* Defaults for every key (no targets). Never fails. */
+/* Defaults for every key (no targets). Never fails. The result must be
+ * released with config_release(). */
 void config_init_defaults(struct config *c);
-/* Load path into c (defaults first). On error returns -1 and appends one
- * message per problem, newline-separated, to *errs (malloc'ed; caller frees);
- * all errors are collected, not just the first. */
+/* Load path into c (defaults first). On error returns -1 and stores one
+ * message per problem, newline-separated, in *errs (malloc'ed; caller frees);
+ * all errors are collected, not just the first. Each message is one line
+ * "FILE:LINE:COL: problem — fix" (1-based; "FILE: problem" when the problem
+ * is the file itself), every line ends in '\n', lines are sorted by position.
+ * On success returns 0 and sets *errs to NULL. errs may be NULL. Whatever
+ * the result, c is fully initialised afterwards (keys that failed keep their
+ * defaults) and must be released with config_release(). An empty file is
+ * valid: all defaults, no targets. */
 int config_load(struct config *c, const char *path, char **errs);
+/* As config_load() on the len bytes at data (need not be NUL-terminated);
+ * name stands for the file in messages and is copied to c->path. */
+int config_load_buffer(struct config *c, const char *name, const char *data,
+                       size_t len, char **errs);
+/* Free everything c owns and zero it; a released config may be released
+ * again. */
 void config_release(struct config *c);
 /* Target by name, the default target when name is NULL, or NULL. */
 const struct config_target *config_find_target(const struct config *c, const char *name);
+/* "observe", "shadow", "assist", "auto"; "?" for anything else. */
 const char *config_mode_name(enum cockpit_mode m);
-/* The path cockpit reads when -c is not given: $COCKPIT_CONFIG,
- * $XDG_CONFIG_HOME/cockpit/cockpit.conf, ~/.config/cockpit/cockpit.conf,
- * /etc/cockpit/cockpit.conf; the first that exists, else NULL. */
+/* The mode named s (as config_mode_name() spells it): true and *m set, or
+ * false. For a --mode option. */
+bool config_mode_parse(const char *s, enum cockpit_mode *m);
+/* The path cockpit reads when -c is not given: $COCKPIT_CONFIG when set and
+ * non-empty (even if it does not exist, so that the error names it),
+ * else the first that exists of $XDG_CONFIG_HOME/cockpit/cockpit.conf,
+ * ~/.config/cockpit/cockpit.conf, /etc/cockpit/cockpit.conf; else NULL.
+ * The path is written to buf (size bytes), which is returned. */
 const char *config_default_path(char *buf, size_t size);
-/* Write the documented example (every key, its default, its help) to f. */
-#include <stdio.h>
+/* Write the documented example (every key, its default, its help, and a
+ * commented example target) to f. Loading it gives config_init_defaults(). */
 void config_write_example(FILE *f);
 
 #endif
