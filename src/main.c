@@ -17,6 +17,7 @@
 #include "perceive/collector.h"
 #include "perceive/recording.h"
 #include "perceive/snapshot.h"
+#include "ui/tui.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -28,6 +29,8 @@ struct options {
 	const char *output;
 	bool json;
 	bool pretty;
+	bool ascii;
+	const char *theme;
 	double window_s;
 	double interval_s;
 	double duration_s;
@@ -53,12 +56,15 @@ static void on_signal(int sig)
 static int cmd_snapshot(struct config *cfg, struct options *o);
 static int cmd_record(struct config *cfg, struct options *o);
 static int cmd_check_config(struct config *cfg, struct options *o);
+static int cmd_replay(struct config *cfg, struct options *o);
 
 static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
 	  "collect once and print the picture (JSON: the documented version 1 contract)" },
 	{ "record", cmd_record, "record -o FILE [--interval S] [--duration S]",
 	  "write snapshots as JSON lines for replay (until Ctrl-C or the duration)" },
+	{ "replay", cmd_replay, "replay FILE",
+	  "the same screens driven by a recording (p pause, [ ] step, + - speed)" },
 	{ "check-config", cmd_check_config, "check-config [-c FILE]",
 	  "validate the configuration; every problem with file:line:column and the fix" },
 };
@@ -68,7 +74,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cockpit [-c FILE] [-d CONNINFO | -t TARGET] [COMMAND [ARGS]]\n"
 		"\n"
-		"A terminal cockpit for self-healing PostgreSQL.\n"
+		"A terminal cockpit for self-healing PostgreSQL. Without a command it opens\n"
+		"the interactive screen on the target.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     configuration file (default: $COCKPIT_CONFIG,\n"
@@ -80,6 +87,9 @@ static void usage(FILE *f)
 		"      --pretty          indent JSON output\n"
 		"      --window S        seconds between the two samples deltas need (snapshot; default 1)\n"
 		"  -o, --output FILE     where to write (record)\n"
+		"      --ascii           plain ASCII line drawing (automatic when the locale is not UTF-8)\n"
+		"      --theme NAME      colour theme from the themes directory (default, light,\n"
+		"                        high-contrast, mono); NO_COLOR is respected\n"
 		"      --interval S      seconds between snapshots (record; default: refresh.fast_ms)\n"
 		"      --duration S      stop after S seconds (record)\n"
 		"  -h, --help            this help\n"
@@ -216,6 +226,39 @@ static int cmd_record(struct config *cfg, struct options *o)
 	return rc;
 }
 
+static int cmd_tui(struct config *cfg, struct options *o)
+{
+	struct collector *c = open_collector(cfg, o);
+	struct tui_options to = { cfg, c, NULL, o->ascii, o->theme };
+	int rc;
+
+	if (!c)
+		return EXIT_USAGE;
+	rc = tui_run(&to);
+	collector_free(c);
+	return rc;
+}
+
+static int cmd_replay(struct config *cfg, struct options *o)
+{
+	struct recording rec;
+	struct tui_options to = { cfg, NULL, &rec, o->ascii, o->theme };
+	char err[1024];
+	int rc;
+
+	if (o->nargs != 1) {
+		fprintf(stderr, "cockpit: replay needs one recording file (see 'cockpit --help')\n");
+		return EXIT_USAGE;
+	}
+	if (recording_load(o->args[0], &rec, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cockpit: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	rc = tui_run(&to);
+	recording_release(&rec);
+	return rc;
+}
+
 static int cmd_check_config(struct config *cfg, struct options *o)
 {
 	(void)o;
@@ -226,7 +269,7 @@ static int cmd_check_config(struct config *cfg, struct options *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION };
+	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION, OPT_ASCII, OPT_THEME };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "dsn", required_argument, NULL, 'd' },
@@ -237,6 +280,8 @@ int main(int argc, char **argv)
 		{ "window", required_argument, NULL, OPT_WINDOW },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "ascii", no_argument, NULL, OPT_ASCII },
+		{ "theme", required_argument, NULL, OPT_THEME },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -257,6 +302,8 @@ int main(int argc, char **argv)
 		case 'o': o.output = optarg; break;
 		case OPT_JSON: o.json = true; break;
 		case OPT_PRETTY: o.pretty = o.json = true; break;
+		case OPT_ASCII: o.ascii = true; break;
+		case OPT_THEME: o.theme = optarg; break;
 		case OPT_WINDOW:
 			if (parse_seconds("--window", optarg, &o.window_s))
 				return EXIT_USAGE;
@@ -292,7 +339,7 @@ int main(int argc, char **argv)
 		}
 		o.args = argv + optind + 1;
 		o.nargs = argc - optind - 1;
-		if (o.nargs > 0) {
+		if (o.nargs > 0 && cmd->run != cmd_replay) {
 			fprintf(stderr, "cockpit: %s: unexpected argument '%s' (see 'cockpit --help')\n",
 				cmd->name, o.args[0]);
 			return EXIT_USAGE;
@@ -315,14 +362,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(errs);
-	if (!cmd) {
-		/* The TUI arrives with the screen work; until then say so. */
-		fprintf(stderr, "cockpit: the interactive screen is not built in this version; "
-			"try 'cockpit snapshot' (see 'cockpit --help')\n");
-		config_release(&cfg);
-		return EXIT_USAGE;
-	}
-	rc = cmd->run(&cfg, &o);
+	rc = cmd ? cmd->run(&cfg, &o) : cmd_tui(&cfg, &o);
 	config_release(&cfg);
 	return rc;
 }

@@ -1,0 +1,83 @@
+/*
+ * screen: the small vtable every screen implements, and what a screen sees.
+ *
+ * STYLE rules 6 and 7: screens are vtables run by one screen manager
+ * (tui.c); a screen turns the current snapshot into canvas cells and never
+ * calls curses, so it can be driven and read in unit tests. Key handlers
+ * return whether they used the key; they never draw. Keys arrive as
+ * ui_key codes (tui.c maps curses keys to them), so no screen includes
+ * curses.
+ */
+#ifndef COCKPIT_UI_SCREEN_H
+#define COCKPIT_UI_SCREEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ui/canvas.h"
+
+struct snapshot;
+struct config;
+struct history;
+
+enum ui_key {
+	UI_KEY_UP = 0x110000, /* above every Unicode code point */
+	UI_KEY_DOWN,
+	UI_KEY_LEFT,
+	UI_KEY_RIGHT,
+	UI_KEY_PGUP,
+	UI_KEY_PGDN,
+	UI_KEY_HOME,
+	UI_KEY_END,
+	UI_KEY_ENTER,
+	UI_KEY_ESC,
+	UI_KEY_BACKSPACE,
+	UI_KEY_TAB,
+	UI_KEY_BTAB,
+	UI_KEY_RESIZE,
+};
+
+/* What a screen reads each frame. Everything is borrowed for the frame. */
+struct view {
+	const struct snapshot *snap;   /* newest (or replayed) snapshot; NULL before the first */
+	const struct config *cfg;
+	const struct history *hist;    /* recent samples for sparklines */
+	double now;                    /* wall clock, epoch seconds */
+	bool ascii;
+};
+
+/* One line of the help overlay. */
+struct key_help {
+	const char *keys;  /* "j / Down" */
+	const char *what;  /* "next row" */
+};
+
+struct screen_ops {
+	const char *name;                   /* tab title */
+	const struct key_help *keys;        /* this screen's own keys, for the help overlay */
+	size_t nkeys;
+	void *(*create)(void);
+	void (*destroy)(void *st);
+	/* Draw into r (the body area). */
+	void (*draw)(void *st, const struct view *v, struct canvas *c, struct canvas_rect r);
+	/* A key; true when used. */
+	bool (*key)(void *st, const struct view *v, int key);
+	/* A click at canvas (x, y) inside the body; true when used. */
+	bool (*click)(void *st, const struct view *v, int x, int y);
+	/* Filter text ("" clears); NULL when the screen has no filter. */
+	void (*filter)(void *st, const char *text);
+	/* Current filter text for the status line, or NULL. */
+	const char *(*filter_text)(void *st);
+};
+
+extern const struct screen_ops screen_overview;
+extern const struct screen_ops screen_sessions;
+extern const struct screen_ops screen_locks;
+extern const struct screen_ops screen_queries;
+extern const struct screen_ops screen_disk;
+extern const struct screen_ops screen_agents;
+
+/* Draw a one-line section title with a rule to the right edge. */
+void screen_title(struct canvas *c, int x, int y, int w, const char *title);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * sessions: the Sessions screen — every backend in a sortable, filterable
+ * table in the spirit of pg_activity, with a detail pane for the full query.
+ *
+ * Client backends only by default ('a' shows background workers too).
+ * Cancel and terminate are proposals of the self-healing loop, never direct
+ * SQL from here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "perceive/snapshot.h"
+#include "ui/format.h"
+#include "ui/screen.h"
+#include "ui/table.h"
+
+enum { C_PID, C_USER, C_DB, C_APP, C_STATE, C_WAIT, C_XACT, C_QAGE, C_QUERY, C_COUNT };
+
+static const struct table_column columns[C_COUNT] = {
+	{ "PID", 7, 0, TABLE_ALIGN_RIGHT, true, false },
+	{ "USER", 8, 1, TABLE_ALIGN_LEFT, true, false },
+	{ "DB", 8, 1, TABLE_ALIGN_LEFT, true, false },
+	{ "APP/AGENT", 10, 2, TABLE_ALIGN_LEFT, true, false },
+	{ "STATE", 8, 1, TABLE_ALIGN_LEFT, true, false },
+	{ "WAIT", 9, 1, TABLE_ALIGN_LEFT, true, false },
+	{ "XACT", 6, 0, TABLE_ALIGN_RIGHT, true, true },
+	{ "QUERY AGE", 9, 0, TABLE_ALIGN_RIGHT, true, true },
+	{ "QUERY", 10, 6, TABLE_ALIGN_LEFT, false, false },
+};
+
+static const struct key_help keys[] = {
+	{ "Enter", "show / hide the full query of the selected session" },
+	{ "a", "all backends / client backends only" },
+	{ "click", "select a row; click a header to sort by it" },
+};
+
+struct sessions {
+	struct table table;
+	const struct snapshot *snap;   /* borrowed for the frame */
+	size_t *rows;                  /* owned: snapshot session indices shown */
+	size_t nrows, rows_alloc;
+	bool all;
+	bool detail;
+	double now;
+};
+
+static const struct snap_session *row_session(struct sessions *st, size_t row)
+{
+	return &st->snap->sessions[st->rows[row]];
+}
+
+static double since(double t, double now)
+{
+	return t > 0 && now > t ? now - t : -1;
+}
+
+static enum theme_role state_role(const struct snap_session *x)
+{
+	if (x->wait_event_type && strcmp(x->wait_event_type, "Lock") == 0)
+		return THEME_STATE_WAITING;
+	if (!x->state)
+		return THEME_DIM;
+	if (strcmp(x->state, "active") == 0)
+		return THEME_STATE_ACTIVE;
+	if (strncmp(x->state, "idle in transaction", 19) == 0)
+		return THEME_STATE_IDLE_XACT;
+	return THEME_STATE_IDLE;
+}
+
+static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t size,
+			enum theme_role *role)
+{
+	struct sessions *st = ctx;
+	const struct snap_session *x = row_session(st, row);
+
+	*role = THEME_NORMAL;
+	switch (col) {
+	case C_PID:
+		snprintf(buf, size, "%d", x->pid);
+		return buf;
+	case C_USER:
+		return x->user ? x->user : "";
+	case C_DB:
+		return x->database ? x->database : "";
+	case C_APP:
+		if (x->agent_id) {
+			*role = THEME_AGENT;
+			snprintf(buf, size, "%s%s%s", x->agent_id, x->task_id ? "/" : "",
+				 x->task_id ? x->task_id : "");
+			return buf;
+		}
+		return x->application && *x->application ? x->application :
+		       (x->backend_type ? x->backend_type : "");
+	case C_STATE:
+		*role = state_role(x);
+		return x->state ? x->state : "";
+	case C_WAIT:
+		if (!x->wait_event)
+			return "";
+		snprintf(buf, size, "%s:%s", x->wait_event_type ? x->wait_event_type : "", x->wait_event);
+		if (x->wait_event_type && strcmp(x->wait_event_type, "Lock") == 0)
+			*role = THEME_STATE_WAITING;
+		return buf;
+	case C_XACT:
+		if (since(x->xact_start, st->now) > 60)
+			*role = THEME_WARN;
+		return fmt_duration(since(x->xact_start, st->now), buf, size);
+	case C_QAGE:
+		if (!x->state || strcmp(x->state, "active") != 0)
+			return fmt_duration(since(x->state_change, st->now), buf, size);
+		if (since(x->query_start, st->now) > 5)
+			*role = THEME_WARN;
+		return fmt_duration(since(x->query_start, st->now), buf, size);
+	case C_QUERY:
+		return fmt_oneline(x->query ? x->query : "", buf, size);
+	}
+	return "";
+}
+
+static int cmp_double(double a, double b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int cmp(void *ctx, size_t a, size_t b, size_t col)
+{
+	struct sessions *st = ctx;
+	const struct snap_session *x = row_session(st, a), *y = row_session(st, b);
+
+	switch (col) {
+	case C_PID:
+		return (x->pid > y->pid) - (x->pid < y->pid);
+	case C_XACT:
+		return cmp_double(since(x->xact_start, st->now), since(y->xact_start, st->now));
+	case C_QAGE:
+		return cmp_double(since(x->query_start, st->now), since(y->query_start, st->now));
+	default: {
+		char b1[256], b2[256];
+		enum theme_role r;
+		const char *s1 = cell(ctx, a, col, b1, sizeof(b1), &r);
+		const char *s2 = cell(ctx, b, col, b2, sizeof(b2), &r);
+
+		return strcasecmp(s1, s2);
+	}
+	}
+}
+
+static int64_t key(void *ctx, size_t row)
+{
+	return ((struct sessions *)ctx)->snap->sessions[((struct sessions *)ctx)->rows[row]].pid;
+}
+
+static void *create(void)
+{
+	struct sessions *st = xcalloc(1, sizeof(*st));
+	static const struct table_source src = { cell, cmp, key };
+
+	table_init(&st->table, columns, C_COUNT, &src);
+	table_set_sort(&st->table, C_XACT, true);
+	st->table.show_summary = true;
+	return st;
+}
+
+static void destroy(void *p)
+{
+	struct sessions *st = p;
+
+	table_release(&st->table);
+	free(st->rows);
+	free(st);
+}
+
+static void refresh_rows(struct sessions *st, const struct view *v)
+{
+	const struct snapshot *s = v->snap;
+
+	st->snap = s;
+	st->now = s && s->server.now > 0 ? s->server.now + (v->now - s->collected_at) : v->now;
+	st->nrows = 0;
+	for (size_t i = 0; s && i < s->nsessions; i++) {
+		const struct snap_session *x = &s->sessions[i];
+
+		if (!st->all && (!x->backend_type || strcmp(x->backend_type, "client backend") != 0))
+			continue;
+		XGROW(st->rows, st->rows_alloc, st->nrows + 1);
+		st->rows[st->nrows++] = i;
+	}
+	table_set_rows(&st->table, st, st->nrows);
+}
+
+static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_rect r)
+{
+	struct sessions *st = p;
+	struct canvas_rect tr = r;
+	size_t row;
+
+	refresh_rows(st, v);
+	if (!v->snap) {
+		canvas_text(c, r.x + 1, r.y + 1, r.w - 2, THEME_DIM, "waiting for the first snapshot...");
+		return;
+	}
+	if (st->detail && r.h > 10)
+		tr.h = r.h - 7;
+	table_draw(&st->table, c, tr);
+	if (st->detail && r.h > 10 && table_selected(&st->table, &row)) {
+		const struct snap_session *x = row_session(st, row);
+		const char *q = x->query ? x->query : "";
+		int y = tr.y + tr.h, w = r.w - 2;
+		char title[200], age[32];
+
+		fmt_age_since(x->backend_start, st->now, age, sizeof(age));
+		snprintf(title, sizeof(title), "pid %d  %s@%s  %s  connected %s ago  %s", x->pid,
+			 x->user ? x->user : "-", x->database ? x->database : "-",
+			 x->client ? x->client : "", age, x->backend_type ? x->backend_type : "");
+		screen_title(c, r.x, y++, r.w, title);
+		/* The full (collected) query, wrapped. */
+		for (int line = 0; line < 6 && *q; line++, y++) {
+			char buf[1024];
+			int take = 0, cells = 0;
+
+			while (q[take] && q[take] != '\n' && cells < w && take < (int)sizeof(buf) - 4) {
+				int len = 1;
+
+				while ((q[take + len] & 0xC0) == 0x80)
+					len++;
+				take += len;
+				cells++;
+			}
+			memcpy(buf, q, (size_t)take);
+			buf[take] = '\0';
+			canvas_text(c, r.x + 1, y, w, THEME_NORMAL, buf);
+			q += take;
+			if (*q == '\n')
+				q++;
+		}
+	}
+}
+
+static bool on_key(void *p, const struct view *v, int k)
+{
+	struct sessions *st = p;
+
+	(void)v;
+	switch (k) {
+	case 'j': case UI_KEY_DOWN: return table_move(&st->table, TABLE_DOWN), true;
+	case 'k': case UI_KEY_UP: return table_move(&st->table, TABLE_UP), true;
+	case UI_KEY_PGDN: return table_move(&st->table, TABLE_PAGE_DOWN), true;
+	case UI_KEY_PGUP: return table_move(&st->table, TABLE_PAGE_UP), true;
+	case 'g': case UI_KEY_HOME: return table_move(&st->table, TABLE_HOME), true;
+	case 'G': case UI_KEY_END: return table_move(&st->table, TABLE_END), true;
+	case 's': return table_sort_next(&st->table, 1), true;
+	case 'S': return table_sort_next(&st->table, -1), true;
+	case UI_KEY_ENTER: st->detail = !st->detail; return true;
+	case 'a': st->all = !st->all; return true;
+	}
+	return false;
+}
+
+static bool on_click(void *p, const struct view *v, int x, int y)
+{
+	struct sessions *st = p;
+	size_t i;
+
+	(void)v;
+	switch (table_hit(&st->table, x, y, &i)) {
+	case TABLE_HIT_HEADER:
+		table_toggle_sort(&st->table, i);
+		return true;
+	case TABLE_HIT_ROW:
+		table_select(&st->table, i);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_filter(void *p, const char *text)
+{
+	table_set_filter(&((struct sessions *)p)->table, text);
+}
+
+static const char *filter_text(void *p)
+{
+	return table_filter(&((struct sessions *)p)->table);
+}
+
+const struct screen_ops screen_sessions = {
+	"Sessions", keys, sizeof(keys) / sizeof(*keys), create, destroy, draw, on_key, on_click,
+	on_filter, filter_text,
+};

@@ -1,0 +1,815 @@
+/*
+ * tui: terminal lifecycle, the event loop, the screen manager and the
+ * chrome around the screens (header, tabs, status line, help, filter
+ * prompt); see tui.h.
+ */
+#include "ui/tui.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include <curses.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/mem.h"
+#include "perceive/collector.h"
+#include "perceive/recording.h"
+#include "perceive/snapshot.h"
+#include "ui/canvas.h"
+#include "ui/format.h"
+#include "ui/history.h"
+#include "ui/screen.h"
+#include "ui/theme.h"
+
+#define MIN_W 40
+#define MIN_H 12
+
+static const struct screen_ops *const screens[] = {
+	&screen_overview, &screen_sessions, &screen_locks,
+	&screen_queries, &screen_disk, &screen_agents,
+};
+#define NSCREENS (sizeof(screens) / sizeof(*screens))
+
+static const int periods_ms[] = { 250, 500, 1000, 2000, 5000, 10000, 30000 };
+static const double speeds[] = { 0.25, 0.5, 1, 2, 4, 8, 16 };
+
+/* Keys every screen has, in the help overlay. The table is the help. */
+static const struct key_help global_keys[] = {
+	{ "1-6, Tab, S-Tab", "switch screen (or click a tab)" },
+	{ "j k, Up Down", "move the selection" },
+	{ "PgUp PgDn, g G", "page, first, last" },
+	{ "/", "filter rows (Enter keeps it, Esc clears it)" },
+	{ "s, S", "sort by the next / previous column" },
+	{ "p", "pause / resume the display" },
+	{ "+ -", "refresh faster / slower (replay: speed)" },
+	{ "[ ]", "replay: step back / forward (pauses)" },
+	{ "?", "this help (any key closes it)" },
+	{ "q, F10, Ctrl-C", "quit" },
+};
+
+/* ---- terminal state (also used from signal handlers and the OOM hook) -- */
+
+static volatile sig_atomic_t curses_up;
+static int sig_pipe[2] = { -1, -1 };
+static int saved_stderr = -1;
+static FILE *stderr_capture;
+
+static void terminal_restore(void)
+{
+	if (curses_up) {
+		curses_up = 0;
+		endwin();
+	}
+}
+
+static void replay_stderr(void)
+{
+	char buf[4096];
+	size_t n;
+
+	if (saved_stderr < 0)
+		return;
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	if (!stderr_capture)
+		return;
+	rewind(stderr_capture);
+	while ((n = fread(buf, 1, sizeof(buf), stderr_capture)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(stderr_capture);
+	stderr_capture = NULL;
+}
+
+static void on_quit_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	ssize_t w = write(sig_pipe[1], &b, 1);
+
+	(void)w;
+}
+
+static void on_fatal_signal(int sig)
+{
+	terminal_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void capture_stderr(void)
+{
+	stderr_capture = tmpfile();
+	if (!stderr_capture)
+		return;
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	if (saved_stderr < 0 || dup2(fileno(stderr_capture), STDERR_FILENO) < 0) {
+		fclose(stderr_capture);
+		stderr_capture = NULL;
+	}
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_quit_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- colours ---------------------------------------------------------- */
+
+struct painter {
+	attr_t attr[THEME_ROLE_COUNT];
+	short pair[THEME_ROLE_COUNT];
+	bool ascii;
+};
+
+static attr_t theme_attrs(uint8_t a)
+{
+	attr_t r = A_NORMAL;
+
+	if (a & THEME_ATTR_BOLD)
+		r |= A_BOLD;
+	if (a & THEME_ATTR_REVERSE)
+		r |= A_REVERSE;
+	if (a & THEME_ATTR_UNDERLINE)
+		r |= A_UNDERLINE;
+	if (a & THEME_ATTR_DIM)
+		r |= A_DIM;
+	return r;
+}
+
+static void painter_init(struct painter *p, const struct theme *t, bool ascii)
+{
+	bool color = has_colors() && !getenv("NO_COLOR");
+
+	p->ascii = ascii;
+	if (color) {
+		start_color();
+		use_default_colors();
+	}
+	for (int i = 0; i < THEME_ROLE_COUNT; i++) {
+		const struct theme_style *st = &t->roles[i];
+
+		p->pair[i] = 0;
+		if (!color) {
+			p->attr[i] = theme_attrs(st->mono_attr);
+			continue;
+		}
+		p->attr[i] = theme_attrs(st->attr);
+		if (COLORS >= 256)
+			init_pair((short)(i + 1), st->fg256, st->bg256);
+		else
+			init_pair((short)(i + 1), st->fg8, st->bg8);
+		p->pair[i] = (short)(i + 1);
+	}
+}
+
+/* Copy the canvas to curses' virtual screen in runs of equal style; curses
+ * then sends only what differs from the terminal. */
+static void blit(const struct painter *p, const struct canvas *c)
+{
+	wchar_t run[512];
+
+	for (int y = 0; y < c->h; y++) {
+		int x = 0;
+
+		while (x < c->w) {
+			const struct canvas_cell *first = canvas_at(c, x, y);
+			int x0 = x, n = 0;
+
+			while (x < c->w && n < (int)(sizeof(run) / sizeof(*run)) - 2) {
+				const struct canvas_cell *cell = canvas_at(c, x, y);
+
+				if (cell->ch != CANVAS_CONT &&
+				    (cell->role != first->role || cell->attr != first->attr))
+					break;
+				if (cell->ch != CANVAS_CONT)
+					run[n++] = (p->ascii && cell->ch > 126) ? L'?' : (wchar_t)cell->ch;
+				x++;
+			}
+			run[n] = L'\0';
+			attr_set(p->attr[first->role] | theme_attrs(first->attr), p->pair[first->role], NULL);
+			mvaddnwstr(y, x0, run, n);
+		}
+	}
+}
+
+/* ---- the loop's state -------------------------------------------------- */
+
+struct tui {
+	const struct tui_options *o;
+	struct canvas canvas;
+	struct painter painter;
+	struct history hist;
+	void *state[NSCREENS];
+	size_t current;
+	struct snapshot *shown;    /* owned reference: what is on screen */
+	bool paused;
+	bool help;
+	bool filtering;
+	char filter[128];
+	size_t filter_len;
+	char message[256];
+	int64_t message_until;
+	int tab_x[NSCREENS + 1];   /* tab start columns (for clicks) */
+	/* replay */
+	size_t frame;
+	size_t speed;              /* index into speeds */
+	int64_t next_frame_ms;
+	/* live */
+	size_t period;             /* index into periods_ms */
+	int wake[2];
+	bool ascii;
+};
+
+static void tui_message(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tui_message(struct tui *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->message, sizeof(t->message), fmt, ap);
+	va_end(ap);
+	t->message_until = clock_mono_ms() + 3000;
+}
+
+static void show(struct tui *t, struct snapshot *s)
+{
+	if (!s)
+		return;
+	snapshot_unref(t->shown);
+	t->shown = s;
+	history_add(&t->hist, s);
+}
+
+static double frame_gap_ms(const struct tui *t)
+{
+	const struct recording *r = t->o->replay;
+	double gap = 1000;
+
+	if (t->frame + 1 < r->nframes) {
+		double a = r->frames[t->frame]->collected_at, b = r->frames[t->frame + 1]->collected_at;
+
+		if (b > a && b - a < 3600)
+			gap = (b - a) * 1000.0;
+	}
+	gap /= speeds[t->speed];
+	return gap < 20 ? 20 : gap;
+}
+
+static void replay_goto(struct tui *t, size_t frame)
+{
+	const struct recording *r = t->o->replay;
+
+	if (frame >= r->nframes)
+		frame = r->nframes - 1;
+	t->frame = frame;
+	show(t, snapshot_ref(r->frames[frame]));
+	t->next_frame_ms = clock_mono_ms() + (int64_t)frame_gap_ms(t);
+}
+
+/* ---- chrome ------------------------------------------------------------ */
+
+static void draw_header(struct tui *t, const struct view *v)
+{
+	struct canvas *c = &t->canvas;
+	const struct snapshot *s = t->shown;
+	char age[32], buf[256];
+	int x;
+
+	canvas_fill(c, 0, 0, c->w, THEME_HEADER, ' ');
+	x = canvas_text(c, 0, 0, -1, THEME_HEADER, " cockpit ");
+	if (s) {
+		snprintf(buf, sizeof(buf), "%s%s%s", s->target ? s->target : "?",
+			 s->server.version ? "  PostgreSQL " : "",
+			 s->server.version ? s->server.version : "");
+		x += canvas_text(c, x, 0, c->w / 2, THEME_HEADER, buf);
+	}
+	snprintf(buf, sizeof(buf), "  mode %s", config_mode_name(v->cfg->mode));
+	x += canvas_text(c, x, 0, -1, THEME_HEADER, buf);
+	if (t->o->replay) {
+		snprintf(buf, sizeof(buf), "  REPLAY %zu/%zu x%g%s", t->frame + 1, t->o->replay->nframes,
+			 speeds[t->speed], t->paused ? " PAUSED" : "");
+		x += canvas_text(c, x, 0, -1, THEME_WARN, buf);
+	} else if (t->paused) {
+		x += canvas_text(c, x, 0, -1, THEME_WARN, "  PAUSED");
+	}
+	if (!s) {
+		canvas_text(c, x, 0, -1, THEME_STALE, "  connecting...");
+		return;
+	}
+	fmt_duration(t->o->replay ? 0 : snapshot_age_s(s), age, sizeof(age));
+	if (!s->connected) {
+		snprintf(buf, sizeof(buf), "  DISCONNECTED (data %s old): %s", age, s->error ? s->error : "");
+		canvas_text(c, x, 0, -1, THEME_STALE, buf);
+	} else if (!t->o->replay && !t->paused && t->o->collector &&
+		   snapshot_age_s(s) * 1000 > 2.0 * collector_period(t->o->collector) + 500) {
+		snprintf(buf, sizeof(buf), "  STALE: no new data for %s", age);
+		canvas_text(c, x, 0, -1, THEME_STALE, buf);
+	} else {
+		snprintf(buf, sizeof(buf), "  age %s", age);
+		canvas_text(c, x, 0, -1, THEME_HEADER, buf);
+	}
+}
+
+static void draw_tabs(struct tui *t, const struct view *v)
+{
+	struct canvas *c = &t->canvas;
+	const struct snapshot *s = v->snap;
+	int x = 0;
+
+	canvas_fill(c, 0, 1, c->w, THEME_TAB, ' ');
+	for (size_t i = 0; i < NSCREENS; i++) {
+		char buf[48];
+		size_t badge = 0;
+
+		if (s && screens[i] == &screen_locks && s->locks)
+			badge = s->locks->nnodes ? s->locks->nnodes - s->locks->nroots : 0;
+		if (badge)
+			snprintf(buf, sizeof(buf), " %zu %s (%zu) ", i + 1, screens[i]->name, badge);
+		else
+			snprintf(buf, sizeof(buf), " %zu %s ", i + 1, screens[i]->name);
+		t->tab_x[i] = x;
+		x += canvas_text(c, x, 1, -1, i == t->current ? THEME_TAB_ACTIVE : THEME_TAB, buf);
+	}
+	t->tab_x[NSCREENS] = x;
+}
+
+static void draw_status(struct tui *t)
+{
+	struct canvas *c = &t->canvas;
+	const struct screen_ops *op = screens[t->current];
+	int y = c->h - 1;
+	char buf[256];
+
+	canvas_fill(c, 0, y, c->w, THEME_STATUS, ' ');
+	if (t->filtering) {
+		snprintf(buf, sizeof(buf), "/%s", t->filter);
+		canvas_text(c, 0, y, -1, THEME_FILTER, buf);
+		canvas_fill(c, canvas_text_width(buf), y, 1, THEME_SELECTED, ' ');
+		return;
+	}
+	if (t->message[0] && clock_mono_ms() < t->message_until) {
+		canvas_text(c, 0, y, -1, THEME_STATUS, t->message);
+		return;
+	}
+	if (op->filter_text && op->filter_text(t->state[t->current]) &&
+	    *op->filter_text(t->state[t->current]))
+		snprintf(buf, sizeof(buf), " filter: %s  (/ to change, Esc in the prompt clears)  ? help  q quit",
+			 op->filter_text(t->state[t->current]));
+	else if (t->o->replay)
+		snprintf(buf, sizeof(buf), " ? help  q quit  p pause  [ ] step  + - speed  / filter  s sort");
+	else
+		snprintf(buf, sizeof(buf), " ? help  q quit  / filter  s sort  p pause  + - refresh %.2gs",
+			 t->o->collector ? collector_period(t->o->collector) / 1000.0 : 0);
+	canvas_text(c, 0, y, -1, THEME_STATUS, buf);
+}
+
+static void draw_help(struct tui *t)
+{
+	struct canvas *c = &t->canvas;
+	const struct screen_ops *op = screens[t->current];
+	size_t n = sizeof(global_keys) / sizeof(*global_keys) + op->nkeys + 3;
+	int w = c->w - 4 < 72 ? c->w - 4 : 72, h = (int)n + 2, x0 = (c->w - w) / 2, y0;
+	int y;
+
+	if (h > c->h - 2)
+		h = c->h - 2;
+	y0 = (c->h - h) / 2;
+	for (y = y0; y < y0 + h; y++)
+		canvas_fill(c, x0, y, w, THEME_NORMAL, ' ');
+	y = y0;
+	canvas_text(c, x0 + 1, y++, w - 2, THEME_TITLE, "Keys (any key closes this)");
+	for (size_t i = 0; i < sizeof(global_keys) / sizeof(*global_keys) && y < y0 + h; i++, y++) {
+		canvas_text(c, x0 + 2, y, 18, THEME_HELP_KEY, global_keys[i].keys);
+		canvas_text(c, x0 + 21, y, w - 22, THEME_NORMAL, global_keys[i].what);
+	}
+	if (op->nkeys && y < y0 + h) {
+		char title[64];
+
+		snprintf(title, sizeof(title), "%s screen", op->name);
+		canvas_text(c, x0 + 1, y++, w - 2, THEME_TITLE, title);
+	}
+	for (size_t i = 0; i < op->nkeys && y < y0 + h; i++, y++) {
+		canvas_text(c, x0 + 2, y, 18, THEME_HELP_KEY, op->keys[i].keys);
+		canvas_text(c, x0 + 21, y, w - 22, THEME_NORMAL, op->keys[i].what);
+	}
+}
+
+static void render(struct tui *t)
+{
+	struct canvas *c = &t->canvas;
+	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	struct canvas_rect body;
+
+	canvas_resize(c, COLS, LINES);
+	canvas_clear(c, THEME_NORMAL);
+	if (COLS < MIN_W || LINES < MIN_H) {
+		char buf[96];
+
+		snprintf(buf, sizeof(buf), "terminal too small (%dx%d)", COLS, LINES);
+		canvas_text(c, 0, 0, -1, THEME_CRIT, buf);
+		snprintf(buf, sizeof(buf), "cockpit needs %dx%d", MIN_W, MIN_H);
+		canvas_text(c, 0, 1, -1, THEME_NORMAL, buf);
+		canvas_text(c, 0, 2, -1, THEME_DIM, "q quits");
+	} else {
+		draw_header(t, &v);
+		draw_tabs(t, &v);
+		body = (struct canvas_rect){ 0, 2, c->w, c->h - 3 };
+		canvas_set_clip(c, body);
+		screens[t->current]->draw(t->state[t->current], &v, c, body);
+		canvas_reset_clip(c);
+		draw_status(t);
+		if (t->help)
+			draw_help(t);
+	}
+	blit(&t->painter, c);
+	wnoutrefresh(stdscr);
+	doupdate();
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static int map_key(wint_t ch, int kind)
+{
+	if (kind == KEY_CODE_YES) {
+		switch (ch) {
+		case KEY_UP: return UI_KEY_UP;
+		case KEY_DOWN: return UI_KEY_DOWN;
+		case KEY_LEFT: return UI_KEY_LEFT;
+		case KEY_RIGHT: return UI_KEY_RIGHT;
+		case KEY_PPAGE: return UI_KEY_PGUP;
+		case KEY_NPAGE: return UI_KEY_PGDN;
+		case KEY_HOME: return UI_KEY_HOME;
+		case KEY_END: return UI_KEY_END;
+		case KEY_ENTER: return UI_KEY_ENTER;
+		case KEY_BACKSPACE: return UI_KEY_BACKSPACE;
+		case KEY_BTAB: return UI_KEY_BTAB;
+		case KEY_RESIZE: return UI_KEY_RESIZE;
+		case KEY_F(10): return 'q';
+		case KEY_F(1): return '?';
+		default: return (int)ch | 0x200000; /* other keys: unused */
+		}
+	}
+	switch (ch) {
+	case '\n': case '\r': return UI_KEY_ENTER;
+	case 27: return UI_KEY_ESC;
+	case '\t': return UI_KEY_TAB;
+	case 127: case 8: return UI_KEY_BACKSPACE;
+	default: return (int)ch;
+	}
+}
+
+static void switch_screen(struct tui *t, size_t i)
+{
+	if (i < NSCREENS)
+		t->current = i;
+}
+
+static void apply_filter(struct tui *t)
+{
+	const struct screen_ops *op = screens[t->current];
+
+	if (op->filter)
+		op->filter(t->state[t->current], t->filter);
+}
+
+/* Returns false to quit. */
+static bool handle_key(struct tui *t, int key)
+{
+	const struct screen_ops *op = screens[t->current];
+	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+
+	if (key == UI_KEY_RESIZE)
+		return true;
+	if (COLS < MIN_W || LINES < MIN_H)
+		return key != 'q';
+	if (t->help) {
+		t->help = false;
+		return true;
+	}
+	if (t->filtering) {
+		if (key == UI_KEY_ENTER) {
+			t->filtering = false;
+		} else if (key == UI_KEY_ESC) {
+			t->filtering = false;
+			t->filter_len = 0;
+			t->filter[0] = '\0';
+			apply_filter(t);
+		} else if (key == UI_KEY_BACKSPACE) {
+			while (t->filter_len > 0 && ((unsigned char)t->filter[t->filter_len - 1] & 0xC0) == 0x80)
+				t->filter_len--;
+			if (t->filter_len > 0)
+				t->filter_len--;
+			t->filter[t->filter_len] = '\0';
+			apply_filter(t);
+		} else if (key >= 32 && key < 0x110000) {
+			char mb[MB_LEN_MAX];
+			mbstate_t st;
+			size_t n;
+
+			memset(&st, 0, sizeof(st));
+			n = wcrtomb(mb, (wchar_t)key, &st);
+			if (n != (size_t)-1 && t->filter_len + n < sizeof(t->filter)) {
+				memcpy(t->filter + t->filter_len, mb, n);
+				t->filter_len += n;
+				t->filter[t->filter_len] = '\0';
+				apply_filter(t);
+			}
+		}
+		return true;
+	}
+	if (op->key && op->key(t->state[t->current], &v, key))
+		return true;
+	switch (key) {
+	case 'q':
+		return false;
+	case '?':
+		t->help = true;
+		break;
+	case UI_KEY_TAB:
+		switch_screen(t, (t->current + 1) % NSCREENS);
+		break;
+	case UI_KEY_BTAB:
+		switch_screen(t, (t->current + NSCREENS - 1) % NSCREENS);
+		break;
+	case '/':
+		if (!op->filter) {
+			tui_message(t, "the %s screen has no filter", op->name);
+			break;
+		}
+		t->filtering = true;
+		snprintf(t->filter, sizeof(t->filter), "%s",
+			 op->filter_text && op->filter_text(t->state[t->current]) ?
+			 op->filter_text(t->state[t->current]) : "");
+		t->filter_len = strlen(t->filter);
+		break;
+	case 'p':
+	case ' ':
+		t->paused = !t->paused;
+		if (!t->paused && t->o->replay)
+			t->next_frame_ms = clock_mono_ms() + (int64_t)frame_gap_ms(t);
+		tui_message(t, t->paused ? "paused: the display is frozen (p resumes)" : "resumed");
+		break;
+	case '+':
+	case '=':
+	case '-':
+		if (t->o->replay) {
+			if (key == '-' && t->speed > 0)
+				t->speed--;
+			else if (key != '-' && t->speed + 1 < sizeof(speeds) / sizeof(*speeds))
+				t->speed++;
+			tui_message(t, "replay speed x%g", speeds[t->speed]);
+		} else if (t->o->collector) {
+			/* + refreshes faster: a shorter period. */
+			if (key == '-' && t->period + 1 < sizeof(periods_ms) / sizeof(*periods_ms))
+				t->period++;
+			else if (key != '-' && t->period > 0)
+				t->period--;
+			collector_set_period(t->o->collector, periods_ms[t->period]);
+			tui_message(t, "refresh every %.2g s", periods_ms[t->period] / 1000.0);
+		}
+		break;
+	case '[':
+	case ']':
+		if (!t->o->replay) {
+			tui_message(t, "[ and ] step through a replay (cockpit replay FILE)");
+			break;
+		}
+		t->paused = true;
+		if (key == '[' && t->frame > 0)
+			replay_goto(t, t->frame - 1);
+		else if (key == ']')
+			replay_goto(t, t->frame + 1);
+		break;
+	default:
+		if (key >= '1' && key < '1' + (int)NSCREENS)
+			switch_screen(t, (size_t)(key - '1'));
+		break;
+	}
+	return true;
+}
+
+static void handle_mouse(struct tui *t)
+{
+	MEVENT ev;
+	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	const struct screen_ops *op = screens[t->current];
+
+	if (getmouse(&ev) != OK)
+		return;
+	if (!(ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED)))
+		return;
+	if (ev.y == 1) {
+		for (size_t i = 0; i < NSCREENS; i++)
+			if (ev.x >= t->tab_x[i] && ev.x < t->tab_x[i + 1])
+				switch_screen(t, i);
+		return;
+	}
+	if (ev.y >= 2 && ev.y < LINES - 1 && op->click)
+		op->click(t->state[t->current], &v, ev.x, ev.y);
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+static bool locale_is_utf8(void)
+{
+	const char *cs = nl_langinfo(CODESET);
+
+	return cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+int tui_run(const struct tui_options *o)
+{
+	struct tui t;
+	struct theme theme;
+	char *errs = NULL;
+	int rc = 0;
+	bool running = true, dirty = true;
+	int64_t last_draw = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.o = o;
+	t.wake[0] = t.wake[1] = -1;
+	t.period = 2;
+	for (size_t i = 0; i < sizeof(periods_ms) / sizeof(*periods_ms); i++)
+		if (periods_ms[i] == o->cfg->fast_refresh_ms)
+			t.period = i;
+	t.speed = 2;
+	setlocale(LC_ALL, "");
+	t.ascii = o->ascii || o->cfg->ascii || !locale_is_utf8();
+
+	theme_init_default(&theme);
+	if (theme_load(&theme, o->cfg->themes_dir, o->theme ? o->theme : o->cfg->theme, &errs) != 0) {
+		/* A broken theme must not keep the cockpit from opening at 3 AM:
+		 * say so and carry on with the built-in default. */
+		fprintf(stderr, "%s%scockpit: using the built-in theme\n", errs ? errs : "",
+			errs && errs[0] && errs[strlen(errs) - 1] != '\n' ? "\n" : "");
+		theme_release(&theme);
+		theme_init_default(&theme);
+	}
+	free(errs);
+
+	if (pipe(sig_pipe) != 0 || pipe(t.wake) != 0) {
+		fprintf(stderr, "cockpit: cannot create pipes: %s\n", strerror(errno));
+		theme_release(&theme);
+		return 1;
+	}
+	fcntl(sig_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+	fcntl(t.wake[0], F_SETFL, O_NONBLOCK);
+	fcntl(t.wake[1], F_SETFL, O_NONBLOCK);
+	fcntl(sig_pipe[0], F_SETFD, FD_CLOEXEC);
+	fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC);
+	fcntl(t.wake[0], F_SETFD, FD_CLOEXEC);
+	fcntl(t.wake[1], F_SETFD, FD_CLOEXEC);
+
+	capture_stderr();
+	mem_set_oom_hook(terminal_restore);
+	atexit(terminal_restore);
+	if (!initscr()) {
+		replay_stderr();
+		fprintf(stderr, "cockpit: cannot initialise the terminal (TERM=%s)\n",
+			getenv("TERM") ? getenv("TERM") : "");
+		return 1;
+	}
+	curses_up = 1;
+	install_signals();
+	cbreak();
+	noecho();
+	nonl();
+	intrflush(stdscr, FALSE);
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED, NULL);
+	mouseinterval(0);
+	painter_init(&t.painter, &theme, t.ascii);
+	theme_release(&theme);
+	canvas_init(&t.canvas, COLS, LINES, t.ascii);
+	history_init(&t.hist);
+	for (size_t i = 0; i < NSCREENS; i++)
+		t.state[i] = screens[i]->create();
+
+	if (o->collector) {
+		if (collector_start(o->collector, t.wake[1]) != 0) {
+			running = false;
+			rc = 1;
+		}
+	} else if (o->replay) {
+		replay_goto(&t, 0);
+	}
+
+	while (running) {
+		struct pollfd pfd[3] = {
+			{ STDIN_FILENO, POLLIN, 0 }, { t.wake[0], POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 },
+		};
+		int64_t now = clock_mono_ms();
+		int timeout = 1000 - (int)((now - last_draw) % 1000);
+		wint_t ch;
+		int kind;
+		char drain[64];
+
+		if (dirty) {
+			render(&t);
+			last_draw = clock_mono_ms();
+			dirty = false;
+			timeout = 1000;
+		}
+		if (o->replay && !t.paused) {
+			int64_t left = t.next_frame_ms - clock_mono_ms();
+
+			if (left < timeout)
+				timeout = left < 0 ? 0 : (int)left;
+		}
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[2].revents & POLLIN) {
+			while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
+				;
+			break; /* Ctrl-C, SIGTERM, SIGHUP: quit cleanly */
+		}
+		if (pfd[1].revents & POLLIN) {
+			while (read(t.wake[0], drain, sizeof(drain)) > 0)
+				;
+			if (!t.paused && o->collector) {
+				show(&t, collector_get(o->collector));
+				dirty = true;
+			}
+		}
+		while ((kind = get_wch(&ch)) != ERR) {
+			int key;
+
+			if (kind == KEY_CODE_YES && ch == KEY_MOUSE) {
+				handle_mouse(&t);
+				dirty = true;
+				continue;
+			}
+			key = map_key(ch, kind);
+			if (key == 3) { /* Ctrl-C typed while raw */
+				running = false;
+				break;
+			}
+			if (!handle_key(&t, key)) {
+				running = false;
+				break;
+			}
+			dirty = true;
+		}
+		if (o->replay && !t.paused && clock_mono_ms() >= t.next_frame_ms) {
+			if (t.frame + 1 < o->replay->nframes)
+				replay_goto(&t, t.frame + 1);
+			else
+				t.paused = true; /* the end: stay on the last frame */
+			dirty = true;
+		}
+		if (clock_mono_ms() - last_draw >= 1000)
+			dirty = true; /* ages move */
+	}
+
+	terminal_restore();
+	if (o->collector)
+		collector_stop(o->collector);
+	for (size_t i = 0; i < NSCREENS; i++)
+		screens[i]->destroy(t.state[i]);
+	snapshot_unref(t.shown);
+	history_release(&t.hist);
+	canvas_release(&t.canvas);
+	replay_stderr();
+	close(t.wake[0]);
+	close(t.wake[1]);
+	close(sig_pipe[0]);
+	close(sig_pipe[1]);
+	sig_pipe[0] = sig_pipe[1] = -1;
+	return rc;
+}
