@@ -57,6 +57,7 @@ static int cmd_snapshot(struct config *cfg, struct options *o);
 static int cmd_record(struct config *cfg, struct options *o);
 static int cmd_check_config(struct config *cfg, struct options *o);
 static int cmd_replay(struct config *cfg, struct options *o);
+static int cmd_example_config(struct config *cfg, struct options *o);
 
 static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
@@ -67,6 +68,8 @@ static const struct command commands[] = {
 	  "the same screens driven by a recording (p pause, [ ] step, + - speed)" },
 	{ "check-config", cmd_check_config, "check-config [-c FILE]",
 	  "validate the configuration; every problem with file:line:column and the fix" },
+	{ "example-config", cmd_example_config, "example-config",
+	  "print a configuration documenting every key with its default" },
 };
 
 static void usage(FILE *f)
@@ -257,6 +260,14 @@ static int cmd_replay(struct config *cfg, struct options *o)
 	rc = tui_run(&to);
 	recording_release(&rec);
 	return rc;
+}
+
+static int cmd_example_config(struct config *cfg, struct options *o)
+{
+	(void)cfg;
+	(void)o;
+	config_write_example(stdout);
+	return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 }
 
 static int cmd_check_config(struct config *cfg, struct options *o)

@@ -284,9 +284,9 @@ static const struct key target_keys[] = {
 	  .help = "environment variable holding the executor's password." },
 	{ .name = "server_log", .type = KEY_STRING, .flags = KF_NONEMPTY | KF_PATH,
 	  .offset = T_OFF(server_log), .def_str = "auto", .example = "auto",
-	  .help = "where to read the server log: auto (pg_read_file of "
-	          "pg_current_logfile(); needs pg_read_server_files), none, or "
-	          "a local file or directory." },
+	  .help = "where to read the server log for deadlock reports: auto "
+	          "(pg_read_binary_file of pg_current_logfile(); needs EXECUTE on "
+	          "both, see README), none, or a local file or directory." },
 	{ .name = "server_log_format", .type = KEY_ENUM, .flags = KF_ENUM_STR,
 	  .offset = T_OFF(server_log_format), .values = log_formats, .def_int = 0,
 	  .example = "auto",

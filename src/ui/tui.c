@@ -648,11 +648,50 @@ static bool locale_is_utf8(void)
 	return cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
 }
 
+/* The configured theme from the configured directory, else from a themes/
+ * directory beside the binary (running from a source tree), else the
+ * built-in default: a broken theme must not keep the cockpit from opening
+ * at 3 AM, so problems are reported (after the screen closes) and skipped. */
+static void load_theme(struct theme *theme, const struct tui_options *o)
+{
+	const char *name = o->theme ? o->theme : o->cfg->theme;
+	char exe[4096], dir[4200], *errs = NULL;
+	ssize_t n;
+
+	if (theme_load(theme, o->cfg->themes_dir, name, &errs) == 0)
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0 && access(o->cfg->themes_dir, F_OK) != 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		snprintf(dir, sizeof(dir), "%s/themes", exe);
+		if (access(dir, F_OK) == 0) {
+			char *errs2 = NULL;
+
+			theme_release(theme);
+			if (theme_load(theme, dir, name, &errs2) == 0) {
+				free(errs);
+				return;
+			}
+			free(errs);
+			errs = errs2;
+		}
+	}
+	fprintf(stderr, "%s%scockpit: using the built-in theme\n", errs ? errs : "",
+		errs && errs[0] && errs[strlen(errs) - 1] != '\n' ? "\n" : "");
+	free(errs);
+	theme_release(theme);
+	theme_init_default(theme);
+}
+
 int tui_run(const struct tui_options *o)
 {
 	struct tui t;
 	struct theme theme;
-	char *errs = NULL;
 	int rc = 0;
 	bool running = true, dirty = true;
 	int64_t last_draw = 0;
@@ -668,16 +707,7 @@ int tui_run(const struct tui_options *o)
 	setlocale(LC_ALL, "");
 	t.ascii = o->ascii || o->cfg->ascii || !locale_is_utf8();
 
-	theme_init_default(&theme);
-	if (theme_load(&theme, o->cfg->themes_dir, o->theme ? o->theme : o->cfg->theme, &errs) != 0) {
-		/* A broken theme must not keep the cockpit from opening at 3 AM:
-		 * say so and carry on with the built-in default. */
-		fprintf(stderr, "%s%scockpit: using the built-in theme\n", errs ? errs : "",
-			errs && errs[0] && errs[strlen(errs) - 1] != '\n' ? "\n" : "");
-		theme_release(&theme);
-		theme_init_default(&theme);
-	}
-	free(errs);
+	load_theme(&theme, o);
 
 	if (pipe(sig_pipe) != 0 || pipe(t.wake) != 0) {
 		fprintf(stderr, "cockpit: cannot create pipes: %s\n", strerror(errno));
