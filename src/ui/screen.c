@@ -3,10 +3,43 @@
  */
 #include "ui/screen.h"
 
+#include "ui/table.h"
+
 void screen_title(struct canvas *c, int x, int y, int w, const char *title)
 {
 	int n = canvas_text(c, x, y, w, THEME_TITLE, title);
 
 	if (n + 1 < w)
 		canvas_fill(c, x + n + 1, y, w - n - 1, THEME_DIM, canvas_glyph(c, GLYPH_HLINE));
+}
+
+bool screen_table_key(struct table *t, int key)
+{
+	switch (key) {
+	case 'j': case UI_KEY_DOWN: table_move(t, TABLE_DOWN); return true;
+	case 'k': case UI_KEY_UP: table_move(t, TABLE_UP); return true;
+	case UI_KEY_PGDN: table_move(t, TABLE_PAGE_DOWN); return true;
+	case UI_KEY_PGUP: table_move(t, TABLE_PAGE_UP); return true;
+	case 'g': case UI_KEY_HOME: table_move(t, TABLE_HOME); return true;
+	case 'G': case UI_KEY_END: table_move(t, TABLE_END); return true;
+	case 's': table_sort_next(t, 1); return true;
+	case 'S': table_sort_next(t, -1); return true;
+	}
+	return false;
+}
+
+bool screen_table_click(struct table *t, int x, int y)
+{
+	size_t i;
+
+	switch (table_hit(t, x, y, &i)) {
+	case TABLE_HIT_HEADER:
+		table_toggle_sort(t, i);
+		return true;
+	case TABLE_HIT_ROW:
+		table_select(t, i);
+		return true;
+	default:
+		return false;
+	}
 }

@@ -77,6 +77,14 @@ extern const struct screen_ops screen_queries;
 extern const struct screen_ops screen_disk;
 extern const struct screen_ops screen_agents;
 
+struct table;
+
+/* The keys and clicks every table screen shares: j/k and arrows, pages,
+ * g/G, s/S sort, a click on a row selects it and on a header sorts by it.
+ * True when used. */
+bool screen_table_key(struct table *t, int key);
+bool screen_table_click(struct table *t, int x, int y);
+
 /* Draw a one-line section title with a rule to the right edge. */
 void screen_title(struct canvas *c, int x, int y, int w, const char *title);
 

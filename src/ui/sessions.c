@@ -244,36 +244,18 @@ static bool on_key(void *p, const struct view *v, int k)
 
 	(void)v;
 	switch (k) {
-	case 'j': case UI_KEY_DOWN: return table_move(&st->table, TABLE_DOWN), true;
-	case 'k': case UI_KEY_UP: return table_move(&st->table, TABLE_UP), true;
-	case UI_KEY_PGDN: return table_move(&st->table, TABLE_PAGE_DOWN), true;
-	case UI_KEY_PGUP: return table_move(&st->table, TABLE_PAGE_UP), true;
-	case 'g': case UI_KEY_HOME: return table_move(&st->table, TABLE_HOME), true;
-	case 'G': case UI_KEY_END: return table_move(&st->table, TABLE_END), true;
-	case 's': return table_sort_next(&st->table, 1), true;
-	case 'S': return table_sort_next(&st->table, -1), true;
 	case UI_KEY_ENTER: st->detail = !st->detail; return true;
 	case 'a': st->all = !st->all; return true;
 	}
-	return false;
+	return screen_table_key(&st->table, k);
 }
 
 static bool on_click(void *p, const struct view *v, int x, int y)
 {
 	struct sessions *st = p;
-	size_t i;
 
 	(void)v;
-	switch (table_hit(&st->table, x, y, &i)) {
-	case TABLE_HIT_HEADER:
-		table_toggle_sort(&st->table, i);
-		return true;
-	case TABLE_HIT_ROW:
-		table_select(&st->table, i);
-		return true;
-	default:
-		return false;
-	}
+	return screen_table_click(&st->table, x, y);
 }
 
 static void on_filter(void *p, const char *text)

@@ -14,7 +14,7 @@ bg_pids=""
 tui_cleanup() {
 	$TMUX_CMD kill-server 2>/dev/null || true
 	for p in $bg_pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	exec 3>&- 2>/dev/null || true
 }
 trap tui_cleanup EXIT
 

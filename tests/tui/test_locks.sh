@@ -3,11 +3,18 @@
 # root blocker's pid above its waiters, the blocker idle in transaction.
 . "$(dirname "$0")/lib.sh"
 
+# Start from a server with no sessions left over from other tests.
+psql_su -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
 psql_su -c "DROP TABLE IF EXISTS tui_chain; CREATE TABLE tui_chain (id int PRIMARY KEY, v int); INSERT INTO tui_chain VALUES (1, 0)"
-# The root: takes the row and stays idle in transaction (psql waits on stdin).
-( echo "SET application_name = 'tui-root'; BEGIN; UPDATE tui_chain SET v = 1 WHERE id = 1;"; sleep 60 ) |
-	"$PGBIN/psql" -X -q -d "$COCKPIT_TEST_DSN" >/dev/null 2>&1 &
+# The root: takes the row and stays idle in transaction — psql reads its
+# commands from a FIFO this script holds open; closing it ends the session.
+fifo=$(mktemp -u /tmp/cockpit-tui-fifo.XXXXXX)
+mkfifo "$fifo"
+"$PGBIN/psql" -X -q -d "$COCKPIT_TEST_DSN" <"$fifo" >/dev/null 2>&1 &
 bg_pids="$bg_pids $!"
+exec 3>"$fifo"
+rm -f "$fifo"
+echo "SET application_name = 'tui-root'; BEGIN; UPDATE tui_chain SET v = 1 WHERE id = 1;" >&3
 sleep 0.5
 "$PGBIN/psql" -X -q -d "$COCKPIT_TEST_DSN" -c "SET application_name = 'tui-w1'" -c "UPDATE tui_chain SET v = 2 WHERE id = 1" >/dev/null 2>&1 &
 bg_pids="$bg_pids $!"
@@ -36,4 +43,5 @@ check "root shown idle in transaction" sh -c "echo \"\$0\" | grep \"^$root \" | 
 check "tab badge counts the waiters" sh -c "echo \"\$0\" | grep -q '3 Locks (2)'" "$screen"
 tui_keys q
 check "q quits" tui_wait "Pane is dead" 5
+exec 3>&-
 finish
