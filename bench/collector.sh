@@ -3,33 +3,11 @@
 #   bench/collector.sh BUILD_PATH   (holds bench/bench_load; ./cockpit is used)
 set -eu
 build=${1:?build path}
-top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-30}
-PGBIN=/usr/lib/postgresql/15/bin
-dir=$(mktemp -d /tmp/cockpit-bench.XXXXXX)
-chmod 755 "$dir"
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	sh "$top/tests/lib/pgcluster.sh" stop "$dir" >/dev/null 2>&1 || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-sh "$top/tests/lib/pgcluster.sh" start "$dir" "pg_stat_statements.track_planning = on" >/dev/null
-. "$dir/env"
-psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres -d postgres "$@"; }
-psql -c "CREATE ROLE cockpit_bench LOGIN IN ROLE pg_monitor" \
-     -c "GRANT EXECUTE ON FUNCTION pg_current_logfile(text) TO cockpit_bench" \
-     -c "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO cockpit_bench"
-"$PGBIN/pgbench" -q -i -s 10 -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1
-"$PGBIN/pgbench" -c 8 -j 2 -T $((secs + 30)) -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1 &
-pids="$pids $!"
-"$build/bench/bench_load" "$COCKPIT_TEST_DSN" 200 --chain >"$dir/load.out" 2>&1 &
-pids="$pids $!"
-for i in $(seq 1 100); do grep -q ready "$dir/load.out" 2>/dev/null && break; sleep 0.1; done
-sleep 2
-dsn="host=$COCKPIT_TEST_PGHOST port=$COCKPIT_TEST_PGPORT dbname=postgres user=cockpit_bench"
+. "$(dirname "$0")/lib.sh"
+bench_start "$build" $((secs + 40))
+dsn=$(bench_role cockpit_bench)
+top=$bench_top
 psql -c "SELECT pg_stat_statements_reset()" >/dev/null
 /usr/bin/time -f "%e %U %S %M" -o "$dir/time.out" "$top/cockpit" record -o "$dir/rec.jsonl" \
 	--interval 1 --duration "$secs" -d "$dsn" 2>/dev/null

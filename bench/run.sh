@@ -9,7 +9,9 @@
 #    with pgbench (scale 10, 8 clients), 200 idle agent-tagged connections
 #    and a 3-level lock chain; cockpit records for BENCH_SECONDS (default 30)
 #    at a 1 s refresh as its own pg_monitor role, and pg_stat_statements of
-#    that role gives statements and server time per refresh.
+#    that role gives statements and server time per refresh;
+# 4. the interactive screen at 200x50 under the same load: terminal bytes,
+#    CPU and peak RSS per refresh, time to the first screen (bench/tui.sh).
 set -eu
 build=${1:?build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,3 +23,6 @@ echo "== statement deltas (bench_statements) =="
 echo
 echo "== collector cost per refresh (bench/collector.sh) =="
 sh "$top/bench/collector.sh" "$top/$build"
+echo
+echo "== the interactive screen at 200x50, Sessions (bench/tui.sh) =="
+sh "$top/bench/tui.sh" "$top/$build" 2

@@ -194,7 +194,7 @@ static int cmd_record(struct config *cfg, struct options *o)
 	c = open_collector(cfg, o);
 	if (!c)
 		return EXIT_USAGE;
-	f = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "a");
+	f = strcmp(o->output, "-") == 0 ? stdout : fopen(o->output, "w");
 	if (!f) {
 		fprintf(stderr, "cockpit: cannot open '%s' for writing: %s\n", o->output, strerror(errno));
 		collector_free(c);

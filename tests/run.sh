@@ -66,13 +66,18 @@ if [ $unit_only -eq 0 ]; then
 			run_one "tui/$(basename "$t")" bash "$t"
 		done
 		if [ -n "$tsan" ]; then
-			# Threaded code under ThreadSanitizer: the collector and its
-			# integration tests, plus the unit tests.
+			# Threaded code under ThreadSanitizer: the unit and integration
+			# tests, and the TUI tests, where the collector thread runs
+			# beside the UI thread.
 			export COCKPIT_BIN="$top/$tsan/cockpit"
 			for t in "$top/$tsan"/tests/unit/test_* "$top/$tsan"/tests/integration/test_*; do
 				[ -x "$t" ] || continue
 				case "$t" in */tests/integration/*) kind=integration ;; *) kind=unit ;; esac
 				run_one "tsan/$kind/$(basename "$t")" "$t"
+			done
+			for t in "$top"/tests/tui/test_*.sh; do
+				[ -f "$t" ] || continue
+				run_one "tsan/tui/$(basename "$t")" bash "$t"
 			done
 		fi
 		sh "$top/tests/lib/pgcluster.sh" stop "$cluster" >/dev/null 2>&1

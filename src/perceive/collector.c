@@ -295,6 +295,7 @@ static void copy_deadlock(struct arena *a, struct snap_deadlock *dst, const stru
 	*dst = *src;
 	dst->user = arena_strdup(a, src->user);
 	dst->database = arena_strdup(a, src->database);
+	dst->application = arena_strdup(a, src->application);
 	dst->statement = arena_strdup(a, src->statement);
 	dst->context = arena_strdup(a, src->context);
 	dst->procs = src->nprocs ? arena_alloc(a, src->nprocs * sizeof(*dst->procs)) : NULL;
@@ -317,6 +318,7 @@ static void convert_report(struct arena *a, struct snap_deadlock *d, const struc
 	d->pid = r->pid;
 	d->user = arena_strdup(a, r->user);
 	d->database = arena_strdup(a, r->database);
+	d->application = arena_strdup(a, r->application);
 	d->statement = arena_strdup(a, r->statement);
 	d->context = arena_strdup(a, r->context);
 	d->nprocs = r->nprocs;
@@ -622,9 +624,7 @@ static void slow_statements(struct collector *c, struct snapshot *s, struct pgco
 	nrows = statements_parse(q->result, &rows);
 	total = statements_update(c->stmts, rows, nrows, s->server.now > 0 ? s->server.now :
 				  (double)clock_wall_us() / 1e6,
-				  (size_t)(c->cfg->top_statements > 0 ? c->cfg->top_statements : 50),
-				  s, &times, &ntimes);
-	keep_agent_times(c, times, ntimes, total);
+				  (size_t)(c->cfg->top_statements > 0 ? c->cfg->top_statements : 50), s);
 	if (statements_missing_texts(c->stmts, 500, &sql)) {
 		PGresult *r = pgconn_query1(c->conn, sql.buf, query_timeout_ms(c), err, sizeof(err));
 
@@ -634,6 +634,8 @@ static void slow_statements(struct collector *c, struct snapshot *s, struct pgco
 		PQclear(r);
 	}
 	statements_fill_texts(c->stmts, s);
+	statements_agent_times(c->stmts, &times, &ntimes);
+	keep_agent_times(c, times, ntimes, total);
 	strbuf_release(&sql);
 	free(rows);
 }

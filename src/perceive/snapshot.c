@@ -332,6 +332,7 @@ static json_t *deadlock_json(const struct snap_deadlock *d)
 	json_object_set_new(o, "pid", json_integer(d->pid));
 	json_object_set_new(o, "user", jstr(d->user));
 	json_object_set_new(o, "database", jstr(d->database));
+	json_object_set_new(o, "application", jstr(d->application));
 	json_object_set_new(o, "statement", jstr(d->statement));
 	json_object_set_new(o, "context", jstr(d->context));
 	for (size_t i = 0; i < d->nprocs; i++) {
@@ -717,6 +718,7 @@ static void read_deadlocks(struct reader *r, json_t *o)
 		d->pid = (int)rnum(r, e, "pid", p, 0);
 		d->user = rstr(r, e, "user", p);
 		d->database = rstr(r, e, "database", p);
+		d->application = rstr(r, e, "application", p);
 		d->statement = rstr(r, e, "statement", p);
 		d->context = rstr(r, e, "context", p);
 		d->procs = rarray(r, e, "processes", sizeof(*d->procs), &d->nprocs, &parr);

@@ -144,6 +144,7 @@ struct snap_deadlock {
 	int pid;                 /* the aborted backend */
 	const char *user;
 	const char *database;
+	const char *application;
 	const char *statement;
 	const char *context;
 	struct snap_deadlock_proc *procs; size_t nprocs;

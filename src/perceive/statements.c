@@ -40,6 +40,11 @@ struct text_entry {
 	int64_t last_top;  /* update sequence when last in the top list */
 };
 
+struct window_time {
+	int64_t queryid;
+	double ms;
+};
+
 struct delta {
 	const struct stmt_row *row;
 	double calls, total_ms, rows;
@@ -58,6 +63,8 @@ struct statements_state {
 	size_t nwant, want_alloc;
 	struct agent_time *times;
 	size_t times_alloc;
+	struct window_time *last;   /* every delta of the last window (queryid, ms) */
+	size_t nlast, last_alloc;
 };
 
 static uint64_t mix64(uint64_t x)
@@ -103,6 +110,7 @@ void statements_state_free(struct statements_state *st)
 	free(st->spare);
 	free(st->want);
 	free(st->times);
+	free(st->last);
 	free(st);
 }
 
@@ -275,17 +283,15 @@ static void want_unique(struct statements_state *st)
 }
 
 double statements_update(struct statements_state *st, const struct stmt_row *rows, size_t n,
-			 double now, size_t top, struct snapshot *s, struct agent_time **times,
-			 size_t *ntimes)
+			 double now, size_t top, struct snapshot *s)
 {
 	struct prev_entry *old = st->prev;
-	size_t old_cap = st->prev_cap, cap = 16, nd = 0, nt = 0;
+	size_t old_cap = st->prev_cap, cap = 16, nd = 0;
 	struct delta *d = NULL;
 	double window = st->prev_time > 0 ? now - st->prev_time : 0, total = 0;
 
-	*times = NULL;
-	*ntimes = 0;
 	st->seq++;
+	st->nlast = 0;
 	st->nwant = 0;
 	while (cap < 2 * n + 2)
 		cap *= 2;
@@ -362,21 +368,15 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 		if (!t || !t->fetched)
 			want_add(st, d[i].row->queryid);
 	}
-	/* Attribute time to agents for every statement with a cached tag; ask
-	 * for the texts we do not know yet. */
+	/* Remember every delta for the agent attribution, and ask for the
+	 * texts (so the tags) we do not know yet. */
+	XGROW(st->last, st->last_alloc, nd);
 	for (size_t i = 0; i < nd; i++) {
 		struct text_entry *t = text_find(st, d[i].row->queryid, false);
 
-		if (!t || !t->fetched) {
+		st->last[st->nlast++] = (struct window_time){ d[i].row->queryid, d[i].total_ms };
+		if (!t || !t->fetched)
 			want_add(st, d[i].row->queryid);
-			continue;
-		}
-		if (!t->agent_id)
-			continue;
-		XGROW(st->times, st->times_alloc, nt + 1);
-		st->times[nt].agent_id = t->agent_id;
-		st->times[nt].ms = d[i].total_ms;
-		nt++;
 	}
 	if (nd > top)
 		nd = top;
@@ -407,9 +407,25 @@ double statements_update(struct statements_state *st, const struct stmt_row *row
 	}
 	free(d);
 	want_unique(st);
+	return total;
+}
+
+void statements_agent_times(struct statements_state *st, struct agent_time **times, size_t *ntimes)
+{
+	size_t nt = 0;
+
+	for (size_t i = 0; i < st->nlast; i++) {
+		struct text_entry *t = text_find(st, st->last[i].queryid, false);
+
+		if (!t || !t->agent_id)
+			continue;
+		XGROW(st->times, st->times_alloc, nt + 1);
+		st->times[nt].agent_id = t->agent_id;
+		st->times[nt].ms = st->last[i].ms;
+		nt++;
+	}
 	*times = nt ? st->times : NULL;
 	*ntimes = nt;
-	return total;
 }
 
 size_t statements_missing_texts(struct statements_state *st, size_t max, struct strbuf *sql)

@@ -56,13 +56,15 @@ size_t statements_parse(PGresult *r, struct stmt_row **rows);
 
 /* Take a new sample taken at now (epoch seconds). Fills s->statements with
  * the top `top` statements of the window (texts from the cache, may be NULL
- * until fetched), s->statements_window_s, and *times / *ntimes with the
- * statement time per agent (malloc'ed array, strings borrowed from the
- * state; valid until the next update). Returns the window total in ms. The
- * first sample has no window: no statements, returns 0. */
+ * until fetched) and s->statements_window_s. Returns the window total in ms.
+ * The first sample has no window: no statements, returns 0. */
 double statements_update(struct statements_state *st, const struct stmt_row *rows, size_t n,
-			 double now, size_t top, struct snapshot *s, struct agent_time **times,
-			 size_t *ntimes);
+			 double now, size_t top, struct snapshot *s);
+/* Statement time of the last window per agent, for every statement whose
+ * text (and so its tags) is known — call after statements_store_texts() so
+ * texts fetched in this refresh count. *times is owned by the state, its
+ * strings too; valid until the next update or store. */
+void statements_agent_times(struct statements_state *st, struct agent_time **times, size_t *ntimes);
 /* Queryids (up to max) in the last top list or with time in the window whose
  * text is not cached; writes the text-fetch SQL into sql and returns how many,
  * 0 when nothing is missing. */

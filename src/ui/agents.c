@@ -25,16 +25,17 @@ static const struct table_column columns[C_COUNT] = {
 	{ "ACTIVE", 6, 0, TABLE_ALIGN_RIGHT, true, true },
 	{ "IDLE-TX", 7, 0, TABLE_ALIGN_RIGHT, true, true },
 	{ "WAIT", 4, 0, TABLE_ALIGN_RIGHT, true, true },
-	{ "DB TIME", 7, 0, TABLE_ALIGN_RIGHT, true, true },
+	{ "DBTIME", 6, 0, TABLE_ALIGN_RIGHT, true, true },
 	{ "TREND", 12, 1, TABLE_ALIGN_LEFT, false, false },
-	{ "LONGEST IDLE-TX", 8, 0, TABLE_ALIGN_RIGHT, true, true },
-	{ "LONGEST Q", 8, 0, TABLE_ALIGN_RIGHT, true, true },
+	{ "MAX ITX", 7, 0, TABLE_ALIGN_RIGHT, true, true },
+	{ "MAX Q", 6, 0, TABLE_ALIGN_RIGHT, true, true },
 	{ "TASK/STEP", 10, 2, TABLE_ALIGN_LEFT, true, false },
 };
 
 static const struct key_help keys[] = {
 	{ "Enter", "drill into the selected agent: its sessions and statements (Esc back)" },
-	{ "", "DB TIME: share of pg_stat_statements time in the window (else of active sessions)" },
+	{ "", "DBTIME: share of pg_stat_statements time in the window (else of active sessions)" },
+	{ "", "ITX: idle in transaction; MAX ITX / MAX Q: the longest idle transaction / query" },
 };
 
 struct agents {

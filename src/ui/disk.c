@@ -121,7 +121,7 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 		snprintf(title, sizeof(title), "Tables: largest and most dead tuples (%zu)", d->ntables);
 		screen_title(c, r.x, y++, r.w, title);
 		canvas_text(c, r.x + 1, y++, r.w - 2, THEME_TITLE,
-			    "     SIZE    LIVE    DEAD  DEAD%  AUTOVACUUM   TABLE");
+			    "     SIZE    LIVE    DEAD  DEAD%  VACUUMED     TABLE");
 		if (st->top >= d->ntables)
 			st->top = d->ntables ? d->ntables - 1 : 0;
 		for (size_t i = st->top; i < d->ntables && y < end; i++) {

@@ -297,6 +297,17 @@ static void replay_goto(struct tui *t, size_t frame)
 	t->next_frame_ms = clock_mono_ms() + (int64_t)frame_gap_ms(t);
 }
 
+/* What the screens see. In a replay "now" is the time of the frame, so ages
+ * read as they did when it was recorded. */
+static struct view make_view(const struct tui *t)
+{
+	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+
+	if (t->o->replay && t->shown && t->shown->collected_at > 0)
+		v.now = t->shown->collected_at;
+	return v;
+}
+
 /* ---- chrome ------------------------------------------------------------ */
 
 static void draw_header(struct tui *t, const struct view *v)
@@ -428,7 +439,7 @@ static void draw_help(struct tui *t)
 static void render(struct tui *t)
 {
 	struct canvas *c = &t->canvas;
-	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	struct view v = make_view(t);
 	struct canvas_rect body;
 
 	canvas_resize(c, COLS, LINES);
@@ -507,7 +518,7 @@ static void apply_filter(struct tui *t)
 static bool handle_key(struct tui *t, int key)
 {
 	const struct screen_ops *op = screens[t->current];
-	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	struct view v = make_view(t);
 
 	if (key == UI_KEY_RESIZE)
 		return true;
@@ -622,7 +633,7 @@ static bool handle_key(struct tui *t, int key)
 static void handle_mouse(struct tui *t)
 {
 	MEVENT ev;
-	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	struct view v = make_view(t);
 	const struct screen_ops *op = screens[t->current];
 
 	if (getmouse(&ev) != OK)

@@ -36,6 +36,23 @@ static pid_t start_record(const char *path, const char *duration)
 	return p;
 }
 
+/* Wait until the recording holds at least one frame (the collector has
+ * connected, prepared its statements and written a snapshot). */
+static void wait_first_frame(const char *path)
+{
+	for (int i = 0; i < 100; i++) {
+		FILE *f = fopen(path, "r");
+		int c = f ? fgetc(f) : EOF;
+
+		if (f)
+			fclose(f);
+		if (c != EOF)
+			return;
+		usleep(100 * 1000);
+	}
+	fail_msg("no snapshot recorded within 10 s");
+}
+
 static int wait_record(pid_t p, int timeout_s)
 {
 	int st;
@@ -104,7 +121,7 @@ static void test_terminate_own_session(void **state)
 	close(fd);
 	p = start_record(path, "4");
 	assert_true(tp_wait(c, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'cockpit')", 5000));
-	usleep(600 * 1000);
+	wait_first_frame(path);
 	terminate_cockpit(c);
 	assert_int_equal(wait_record(p, 30), 0);
 	t = read_recording(path);
@@ -129,7 +146,7 @@ static void test_server_restart(void **state)
 	p = start_record(path, "8");
 	assert_true(tp_wait(c, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'cockpit')", 5000));
 	PQfinish(c);
-	usleep(500 * 1000);
+	wait_first_frame(path);
 	snprintf(cmd, sizeof(cmd), "sh %s/tests/lib/pgcluster.sh restart %s", tp_env("COCKPIT_TOP"),
 		 tp_env("COCKPIT_TEST_DIR"));
 	assert_int_equal(system(cmd), 0);
@@ -155,6 +172,7 @@ static void test_hung_backend(void **state)
 	close(fd);
 	p = start_record(path, "12");
 	assert_true(tp_wait(c, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'cockpit')", 5000));
+	wait_first_frame(path);
 	r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE application_name = 'cockpit' LIMIT 1");
 	assert_int_equal(PQntuples(r), 1);
 	backend = atoi(PQgetvalue(r, 0, 0));
