@@ -35,6 +35,7 @@
 struct collector {
 	const struct config *cfg;      /* borrowed */
 	char *target;                  /* owned: name shown in the UI */
+	bool unnamed;                  /* from -d: named after the connection once made */
 	char *conninfo;                /* owned */
 	char *password_env;            /* owned, or NULL */
 	char *server_log;              /* owned: "auto", "none" or a path */
@@ -110,7 +111,8 @@ struct collector *collector_new(const struct config *cfg, const char *target,
 		c->server_log_format = xstrdup(t->server_log_format ? t->server_log_format : "auto");
 		c->data_directory = t->data_directory ? xstrdup(t->data_directory) : NULL;
 	} else {
-		c->target = xstrdup(target ? target : "command line");
+		c->target = xstrdup(target ? target : "-d");
+		c->unnamed = !target;
 		c->conninfo = xstrdup(conninfo);
 		c->server_log = xstrdup("auto");
 		c->server_log_format = xstrdup("auto");
@@ -268,6 +270,14 @@ static int connect_target(struct collector *c, char *err, size_t errlen)
 	c->database_oid = (unsigned)pgconn_int(r, 0, 3, 0);
 	c->local = host_is_local(c->conn);
 	PQclear(r);
+	if (c->unnamed) {
+		char name[512];
+
+		snprintf(name, sizeof(name), "%s@%s:%s/%s", PQuser(c->conn), PQhost(c->conn),
+			 PQport(c->conn), PQdb(c->conn));
+		free(c->target);
+		c->target = xstrdup(name);
+	}
 	if (prepare_statements(c, err, errlen) != 0) {
 		drop_connection(c);
 		return -1;
