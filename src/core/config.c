@@ -14,7 +14,9 @@
  * layout that parses and checks each value against its row. Problems are
  * collected rather than returned at the first: each becomes one line
  * "FILE:LINE:COL: problem — fix", and the lines are sorted by position, so
- * one run of `cockpit check-config` lists everything there is to fix.
+ * one run of `cockpit check-config` lists everything there is to fix. The
+ * reading, the parsing, the message list and the did-you-mean are
+ * core/yamlload's, shared with every YAML loader; the words are this file's.
  *
  * Values are never echoed when they may be secrets: a conninfo is shown only
  * with its password masked, an *_env value not at all.
@@ -25,18 +27,16 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
 
 #include "core/mem.h"
 #include "core/strbuf.h"
+#include "core/yamlload.h"
 
 #ifndef COCKPIT_DATADIR
 #define COCKPIT_DATADIR "/usr/local/share/cockpit"
@@ -46,9 +46,7 @@
 
 /* A file larger than this is not a hand-written config. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
-/* Messages kept; past this they are counted, not stored. */
-#define MAX_ERRORS 100
-/* Words longer than this get no did-you-mean. */
+/* A secret key longer than this is not named back in its hint. */
 #define MAX_WORD 64
 /* Characters of a value quoted back in a message. */
 #define MAX_SHOWN 48
@@ -316,10 +314,7 @@ static const char *const secret_words[] = {
 };
 
 /* libyaml's problem texts, and what usually causes them. */
-static const struct yaml_hint {
-	const char *problem;
-	const char *hint;
-} yaml_hints[] = {
+static const struct yamlload_hint yaml_hints[] = {
 	{ "mapping values are not allowed",
 	  "quote a value that contains ': ', or check the indentation" },
 	{ "did not find expected key",
@@ -338,6 +333,7 @@ static const struct yaml_hint {
 	  "in double quotes write a backslash as \\\\, or use single quotes" },
 	{ "found character that cannot start any token",
 	  "quote a value that starts with '@' or '`'" },
+	{ NULL, NULL },
 };
 
 /* ---------------------------------------------------------------- fields */
@@ -551,76 +547,6 @@ static int find_target_key(const char *name)
 	return -1;
 }
 
-/* Optimal string alignment distance (Damerau-Levenshtein where a transposed
- * pair counts once), case-insensitive so that 'Mode' finds 'mode'. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t r0[MAX_WORD + 1], r1[MAX_WORD + 1], r2[MAX_WORD + 1];
-	size_t *pp = r0, *p = r1, *cur = r2;
-
-	if (la > MAX_WORD || lb > MAX_WORD)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		p[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		int ca = tolower((unsigned char)a[i - 1]);
-
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cb = tolower((unsigned char)b[j - 1]);
-			size_t best = p[j - 1] + (ca != cb);
-
-			if (p[j] + 1 < best)
-				best = p[j] + 1;
-			if (cur[j - 1] + 1 < best)
-				best = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == cb && pp[j - 2] + 1 < best)
-				best = pp[j - 2] + 1;
-			cur[j] = best;
-		}
-		size_t *t = pp;
-		pp = p;
-		p = cur;
-		cur = t;
-	}
-	return p[lb];
-}
-
-static bool has_prefix_ci(const char *s, const char *prefix)
-{
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* The candidate word is most likely a misspelling of, or NULL. Close means
- * within max(2, len/3) edits (and fewer edits than letters), or word being
- * the start of a candidate ('thresh' for 'thresholds'). */
-static const char *closest(const char *word, const char *const *cands, size_t n)
-{
-	size_t lw = strlen(word), limit = lw / 3 > 2 ? lw / 3 : 2;
-	size_t best = SIZE_MAX;
-	const char *found = NULL;
-
-	if (lw == 0 || lw > MAX_WORD)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		size_t lc = strlen(cands[i]);
-		size_t d = edit_distance(word, cands[i]);
-		size_t longer = lw > lc ? lw : lc;
-
-		if (d == SIZE_MAX)
-			continue;
-		if (!(d <= limit && d < longer) && !(lw >= 3 && has_prefix_ci(cands[i], word)))
-			continue;
-		if (d < best) {
-			best = d;
-			found = cands[i];
-		}
-	}
-	return found;
-}
-
 static bool is_secret_key(const char *k)
 {
 	size_t n = strlen(k);
@@ -828,139 +754,20 @@ static bool conninfo_mask(const char *s, struct strbuf *masked)
 	return mask_keywords(s, masked);
 }
 
-/* ---------------------------------------------------------------- errors */
-
-struct pos {
-	int line, col;   /* 1-based; line 0: the file itself */
-};
-
-struct err {
-	struct pos pos;
-	size_t seq;      /* order of discovery, for a stable sort */
-	char *msg;       /* owned */
-};
+/* ---------------------------------------------------------------- loader */
 
 struct loader {
-	const char *file;          /* borrowed: name for messages */
-	const char *data;          /* borrowed: the text */
-	size_t len;
-	yaml_document_t *doc;      /* borrowed */
+	struct yamlload y;         /* the file, its document and the messages */
 	struct config *c;          /* borrowed: being filled */
-	struct err *errs;          /* owned */
-	size_t nerrs, alloc, dropped;
 	/* per row of config_keys: where the key was set (line 0: not set),
 	 * where its value starts, and whether the value was rejected */
-	struct pos key_pos[ARRAY_SIZE(config_keys)];
-	struct pos val_pos[ARRAY_SIZE(config_keys)];
+	struct yamlload_pos key_pos[ARRAY_SIZE(config_keys)];
+	struct yamlload_pos val_pos[ARRAY_SIZE(config_keys)];
 	bool bad[ARRAY_SIZE(config_keys)];
 	unsigned char *visited;    /* owned: secret sweep, one per node */
 };
 
-static struct pos mark_pos(yaml_mark_t m)
-{
-	struct pos p = {
-		.line = m.line >= INT_MAX ? INT_MAX : (int)m.line + 1,
-		.col = m.column >= INT_MAX ? INT_MAX : (int)m.column + 1,
-	};
-	return p;
-}
-
-static struct pos node_pos(const yaml_node_t *n)
-{
-	return mark_pos(n->start_mark);
-}
-
-static void err_add(struct loader *L, struct pos pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void err_add(struct loader *L, struct pos pos, const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	if (L->nerrs >= MAX_ERRORS) {
-		L->dropped++;
-		return;
-	}
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	XGROW(L->errs, L->alloc, L->nerrs + 1);
-	L->errs[L->nerrs].pos = pos;
-	L->errs[L->nerrs].seq = L->nerrs;
-	L->errs[L->nerrs].msg = strbuf_detach(&sb, NULL);
-	L->nerrs++;
-}
-
-static int err_cmp(const void *a, const void *b)
-{
-	const struct err *x = a, *y = b;
-
-	if (x->pos.line != y->pos.line)
-		return x->pos.line < y->pos.line ? -1 : 1;
-	if (x->pos.col != y->pos.col)
-		return x->pos.col < y->pos.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Sort, format and hand over the messages; frees them. 0 when none. */
-static int err_finish(struct loader *L, char **errs)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int ret = L->nerrs ? -1 : 0;
-
-	if (L->nerrs)
-		qsort(L->errs, L->nerrs, sizeof(*L->errs), err_cmp);
-	for (size_t i = 0; i < L->nerrs; i++) {
-		struct err *e = &L->errs[i];
-
-		if (e->pos.line)
-			strbuf_addf(&sb, "%s:%d:%d: %s\n", L->file, e->pos.line,
-			            e->pos.col, e->msg);
-		else
-			strbuf_addf(&sb, "%s: %s\n", L->file, e->msg);
-		free(e->msg);
-	}
-	if (L->dropped)
-		strbuf_addf(&sb, "%s: too many errors, %zu more not shown\n",
-		            L->file, L->dropped);
-	free(L->errs);
-	L->errs = NULL;
-	L->nerrs = L->alloc = 0;
-	if (errs)
-		*errs = ret ? strbuf_detach(&sb, NULL) : NULL;
-	strbuf_release(&sb);
-	return ret;
-}
-
 /* ---------------------------------------------------------------- nodes */
-
-static yaml_node_t *node_at(struct loader *L, int index)
-{
-	return yaml_document_get_node(L->doc, index);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* A plain ~, null or nothing: "use the default". */
-static bool is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	s = scalar(n);
-	return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-static bool has_nul(const yaml_node_t *n)
-{
-	return strlen(scalar(n)) != n->data.scalar.length;
-}
 
 static const char *shape_name(const yaml_node_t *n)
 {
@@ -1065,14 +872,14 @@ static void describe_expect(struct strbuf *sb, const struct key *k)
  * hide: the value may be a secret, do not show it. */
 static void describe_got(struct strbuf *sb, const yaml_node_t *v, bool hide)
 {
-	if (is_null(v))
+	if (yamlload_is_null(v))
 		strbuf_addstr(sb, "nothing");
 	else if (v->type != YAML_SCALAR_NODE)
 		strbuf_addstr(sb, shape_name(v));
 	else if (hide)
 		strbuf_addstr(sb, "a value (not shown, in case it is a secret)");
 	else
-		add_shown(sb, scalar(v), v->data.scalar.length);
+		add_shown(sb, yamlload_scalar(v), v->data.scalar.length);
 }
 
 /* "'PATH' expects WHAT, got GOT[HINT]" at v. */
@@ -1083,8 +890,8 @@ static void err_expect(struct loader *L, const yaml_node_t *v, const char *path,
 
 	describe_expect(&exp, k);
 	describe_got(&got, v, k->flags & (KF_ENVNAME | KF_CONNINFO));
-	err_add(L, node_pos(v), "'%s' expects %s, got %s%s", path, exp.buf, got.buf,
-	        hint ? hint : "");
+	yamlload_node_error(&L->y, v, "'%s' expects %s, got %s%s", path, exp.buf, got.buf,
+	                    hint ? hint : "");
 	strbuf_release(&exp);
 	strbuf_release(&got);
 }
@@ -1154,9 +961,9 @@ static void range_error(struct loader *L, const yaml_node_t *v, const char *path
 	struct strbuf exp = STRBUF_INIT;
 
 	describe_expect(&exp, k);
-	err_add(L, node_pos(v), "value %.*s%s is out of range for '%s' — expected %s",
-	        MAX_SHOWN, scalar(v), v->data.scalar.length > MAX_SHOWN ? "..." : "",
-	        path, exp.buf);
+	yamlload_node_error(&L->y, v, "value %.*s%s is out of range for '%s' — "
+	                    "expected %s", MAX_SHOWN, yamlload_scalar(v),
+	                    v->data.scalar.length > MAX_SHOWN ? "..." : "", path, exp.buf);
 	strbuf_release(&exp);
 }
 
@@ -1179,10 +986,11 @@ static void set_string_value(struct loader *L, const struct key *k, void *base,
 {
 	if (k->flags & KF_ENVNAME) {
 		if (!is_env_name(s)) {
-			err_add(L, node_pos(v), "'%s' expects the name of an environment "
-			        "variable (letters, digits and '_', e.g. PGPASSWORD_PROD) — "
-			        "the value is not shown in case it is the secret itself; "
-			        "put the secret in that variable, not here", path);
+			yamlload_node_error(&L->y, v, "'%s' expects the name of an "
+			                    "environment variable (letters, digits and '_', "
+			                    "e.g. PGPASSWORD_PROD) — the value is not shown in "
+			                    "case it is the secret itself; put the secret in "
+			                    "that variable, not here", path);
 			return;
 		}
 	} else if (k->flags & KF_NAME) {
@@ -1202,10 +1010,10 @@ static void set_string_value(struct loader *L, const struct key *k, void *base,
 				add_shown_max(&shown, masked.buf, masked.len, 2 * MAX_SHOWN);
 			else
 				strbuf_addstr(&shown, "not shown");
-			err_add(L, node_pos(v), "'%s' contains a password (%s) — secrets "
-			        "are never read from the file; remove it and name an "
-			        "environment variable with '%s', or use ~/.pgpass",
-			        path, shown.buf, env);
+			yamlload_node_error(&L->y, v, "'%s' contains a password (%s) — "
+			                    "secrets are never read from the file; remove it "
+			                    "and name an environment variable with '%s', or "
+			                    "use ~/.pgpass", path, shown.buf, env);
 			strbuf_release(&masked);
 			strbuf_release(&shown);
 			return;
@@ -1232,20 +1040,21 @@ static void set_strlist_value(struct loader *L, const struct key *k, void *base,
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	list = xcalloc(n + 1, sizeof(*list));
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = node_at(L, *it);
+		yaml_node_t *item = yamlload_node(&L->y, *it);
 		struct strbuf ipath = STRBUF_INIT;
 		struct key ik = *k;
 
 		ik.type = KEY_STRING;
 		strbuf_addf(&ipath, "%s[%zu]", path, i);
-		if (!item || item->type != YAML_SCALAR_NODE || is_null(item) || has_nul(item) ||
-		    ((k->flags & KF_NONEMPTY) && !*scalar(item))) {
+		if (!item || item->type != YAML_SCALAR_NODE || yamlload_is_null(item) ||
+		    yamlload_has_nul(item) ||
+		    ((k->flags & KF_NONEMPTY) && !*yamlload_scalar(item))) {
 			if (item)
 				err_expect(L, item, ipath.buf, &ik, NULL);
 			ok = false;
 			list[i] = NULL;
 		} else {
-			list[i] = xstrdup(scalar(item));
+			list[i] = xstrdup(yamlload_scalar(item));
 		}
 		strbuf_release(&ipath);
 	}
@@ -1265,15 +1074,16 @@ static void set_strlist_value(struct loader *L, const struct key *k, void *base,
 static bool key_set_value(struct loader *L, const struct key *k, void *base,
                           const char *path, const yaml_node_t *v)
 {
-	size_t before = L->nerrs + L->dropped;
+	size_t before = yamlload_count(&L->y);
 	const char *s;
 
-	if (is_null(v)) {
+	if (yamlload_is_null(v)) {
 		if (k->flags & KF_REQUIRED) {
 			struct strbuf exp = STRBUF_INIT;
 
 			describe_expect(&exp, k);
-			err_add(L, node_pos(v), "'%s' is empty — expected %s", path, exp.buf);
+			yamlload_node_error(&L->y, v, "'%s' is empty — expected %s", path,
+			                    exp.buf);
 			strbuf_release(&exp);
 			return false;
 		}
@@ -1282,16 +1092,16 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 	}
 	if (k->type == KEY_STRLIST) {
 		set_strlist_value(L, k, base, path, v);
-		return L->nerrs + L->dropped == before;
+		return yamlload_count(&L->y) == before;
 	}
 	if (v->type != YAML_SCALAR_NODE) {
 		err_expect(L, v, path, k, NULL);
 		return false;
 	}
-	s = scalar(v);
-	if (has_nul(v)) {
-		err_add(L, node_pos(v), "'%s' contains a NUL character — remove the "
-		        "\\0 escape", path);
+	s = yamlload_scalar(v);
+	if (yamlload_has_nul(v)) {
+		yamlload_node_error(&L->y, v, "'%s' contains a NUL character — remove the "
+		                    "\\0 escape", path);
 		return false;
 	}
 	switch (k->type) {
@@ -1359,7 +1169,7 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 			}
 			return true;
 		}
-		guess = closest(s, k->values, n);
+		guess = yamlload_suggest(s, k->values, n);
 		if (guess)
 			strbuf_addf(&hint, " (did you mean '%s'?)", guess);
 		err_expect(L, v, path, k, hint.buf);
@@ -1371,12 +1181,13 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 			struct strbuf exp = STRBUF_INIT;
 
 			describe_expect(&exp, k);
-			err_add(L, node_pos(v), "'%s' is empty — expected %s", path, exp.buf);
+			yamlload_node_error(&L->y, v, "'%s' is empty — expected %s", path,
+			                    exp.buf);
 			strbuf_release(&exp);
 			return false;
 		}
 		set_string_value(L, k, base, path, v, s);
-		return L->nerrs + L->dropped == before;
+		return yamlload_count(&L->y) == before;
 	case KEY_STRLIST:
 	case KEY_SECTION:
 	case KEY_TARGETS:
@@ -1393,7 +1204,7 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *prefix,
                         const char *where, bool in_target)
 {
-	const char *word = scalar(kn);
+	const char *word = yamlload_scalar(kn);
 	const char *cands[ARRAY_SIZE(config_keys) + ARRAY_SIZE(target_keys)];
 	const char *guess;
 	size_t n = 0;
@@ -1414,7 +1225,7 @@ static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *pre
 				cands[n++] = last_component(config_keys[i].name);
 	}
 	cands[n] = NULL;
-	guess = has_nul(kn) ? NULL : closest(word, cands, n);
+	guess = yamlload_has_nul(kn) ? NULL : yamlload_suggest(word, cands, n);
 	if (guess) {
 		strbuf_addf(&msg, " (did you mean '%s'?)", guess);
 		goto out;
@@ -1463,7 +1274,7 @@ static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *pre
 	strbuf_addstr(&msg, " — valid keys here: ");
 	add_list(&msg, cands);
 out:
-	err_add(L, node_pos(kn), "%s", msg.buf);
+	yamlload_node_error(&L->y, kn, "%s", msg.buf);
 	strbuf_release(&msg);
 	strbuf_release(&shown);
 }
@@ -1472,29 +1283,30 @@ out:
 static const char *key_word(struct loader *L, const yaml_node_t *kn)
 {
 	if (kn->type != YAML_SCALAR_NODE) {
-		err_add(L, node_pos(kn), "a key must be a word, got %s — write "
-		        "'key: value'", shape_name(kn));
+		yamlload_node_error(&L->y, kn, "a key must be a word, got %s — write "
+		                    "'key: value'", shape_name(kn));
 		return NULL;
 	}
-	return scalar(kn);
+	return yamlload_scalar(kn);
 }
 
 static void load_target(struct loader *L, struct config_target *t, size_t idx,
-                        const yaml_node_t *map, struct pos *name_pos)
+                        const yaml_node_t *map, struct yamlload_pos *name_pos)
 {
-	struct pos seen[ARRAY_SIZE(target_keys)] = { { 0, 0 } };
+	struct yamlload_pos seen[ARRAY_SIZE(target_keys)] = { { 0, 0 } };
 	struct strbuf where = STRBUF_INIT, path = STRBUF_INIT;
 	const yaml_node_pair_t *p;
 
 	strbuf_addf(&where, "targets[%zu]", idx);
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 		const char *word;
 		int i;
 
 		if (!kn || !vn || !(word = key_word(L, kn)) || is_secret_key(word))
 			continue;
-		i = has_nul(kn) ? -1 : find_target_key(word);
+		i = yamlload_has_nul(kn) ? -1 : find_target_key(word);
 		if (i < 0) {
 			unknown_key(L, kn, "", where.buf, true);
 			continue;
@@ -1502,14 +1314,15 @@ static void load_target(struct loader *L, struct config_target *t, size_t idx,
 		strbuf_reset(&path);
 		strbuf_addf(&path, "%s.%s", where.buf, word);
 		if (seen[i].line) {
-			err_add(L, node_pos(kn), "duplicate key '%s' (first set at "
-			        "line %d) — remove one of them", path.buf, seen[i].line);
+			yamlload_node_error(&L->y, kn, "duplicate key '%s' (first set at "
+			                    "line %d) — remove one of them", path.buf,
+			                    seen[i].line);
 			continue;
 		}
-		seen[i] = node_pos(kn);
+		seen[i] = yamlload_node_pos(kn);
 		if (key_set_value(L, &target_keys[i], t, path.buf, vn) &&
 		    target_keys[i].offset == T_OFF(name))
-			*name_pos = node_pos(vn);
+			*name_pos = yamlload_node_pos(vn);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(target_keys); i++) {
 		const struct key *k = &target_keys[i];
@@ -1519,13 +1332,13 @@ static void load_target(struct loader *L, struct config_target *t, size_t idx,
 		const char *q = example_quoted(k) ? "\"" : "";
 
 		if (t->name)
-			err_add(L, node_pos(map), "target '%s' is missing required key "
-			        "'%s' — add e.g. '%s: %s%s%s'", t->name, k->name,
-			        k->name, q, k->example, q);
+			yamlload_node_error(&L->y, map, "target '%s' is missing required key "
+			                    "'%s' — add e.g. '%s: %s%s%s'", t->name, k->name,
+			                    k->name, q, k->example, q);
 		else
-			err_add(L, node_pos(map), "'%s' is missing required key '%s' — "
-			        "add e.g. '%s: %s%s%s'", where.buf, k->name, k->name,
-			        q, k->example, q);
+			yamlload_node_error(&L->y, map, "'%s' is missing required key "
+			                    "'%s' — add e.g. '%s: %s%s%s'", where.buf, k->name,
+			                    k->name, q, k->example, q);
 	}
 	strbuf_release(&where);
 	strbuf_release(&path);
@@ -1533,7 +1346,7 @@ static void load_target(struct loader *L, struct config_target *t, size_t idx,
 
 struct name_ref {
 	const char *name;   /* borrowed from a target */
-	struct pos pos;
+	struct yamlload_pos pos;
 };
 
 static int name_ref_cmp(const void *a, const void *b)
@@ -1552,17 +1365,18 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 {
 	const yaml_node_item_t *it;
 	struct name_ref *refs;
-	struct pos *name_pos;
+	struct yamlload_pos *name_pos;
 	size_t n, nrefs = 0, i = 0;
 
-	if (is_null(v))
+	if (yamlload_is_null(v))
 		return;
 	if (v->type != YAML_SEQUENCE_NODE) {
 		struct strbuf got = STRBUF_INIT;
 
 		describe_got(&got, v, true);
-		err_add(L, node_pos(v), "'targets' expects a list of targets, got %s — "
-		        "start each entry with '- name: ...' on its own line", got.buf);
+		yamlload_node_error(&L->y, v, "'targets' expects a list of targets, got "
+		                    "%s — start each entry with '- name: ...' on its own "
+		                    "line", got.buf);
 		strbuf_release(&got);
 		return;
 	}
@@ -1570,7 +1384,7 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 	L->c->targets = xcalloc(n ? n : 1, sizeof(*L->c->targets));
 	name_pos = xcalloc(n ? n : 1, sizeof(*name_pos));
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = node_at(L, *it);
+		yaml_node_t *item = yamlload_node(&L->y, *it);
 		struct config_target *t = &L->c->targets[L->c->ntargets++];
 
 		target_init(t);
@@ -1581,9 +1395,10 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 
 			/* A conninfo written as a bare item would be shown: hide. */
 			describe_got(&got, item, true);
-			err_add(L, node_pos(item), "'targets[%zu]' expects a mapping with at "
-			        "least name and conninfo, got %s — write 'name: ...' and "
-			        "'conninfo: ...' indented below the '-'", i, got.buf);
+			yamlload_node_error(&L->y, item, "'targets[%zu]' expects a mapping "
+			                    "with at least name and conninfo, got %s — write "
+			                    "'name: ...' and 'conninfo: ...' indented below "
+			                    "the '-'", i, got.buf);
 			strbuf_release(&got);
 			continue;
 		}
@@ -1601,9 +1416,9 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 		size_t first = i - 1;
 
 		while (i < nrefs && strcmp(refs[i].name, refs[first].name) == 0) {
-			err_add(L, refs[i].pos, "duplicate target name '%s' (first at line "
-			        "%d) — give each target its own name", refs[i].name,
-			        refs[first].pos.line);
+			yamlload_error(&L->y, refs[i].pos, "duplicate target name '%s' "
+			               "(first at line %d) — give each target its own name",
+			               refs[i].name, refs[first].pos.line);
 			i++;
 		}
 	}
@@ -1617,7 +1432,8 @@ static void walk_mapping(struct loader *L, const yaml_node_t *map, const char *p
 	struct strbuf full = STRBUF_INIT;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 		const char *word;
 		const struct key *k;
 		int i;
@@ -1626,24 +1442,25 @@ static void walk_mapping(struct loader *L, const yaml_node_t *map, const char *p
 			continue;
 		strbuf_reset(&full);
 		strbuf_addf(&full, "%s%s%s", prefix, *prefix ? "." : "", word);
-		i = (strchr(word, '.') || has_nul(kn)) ? -1 : find_key(full.buf);
+		i = (strchr(word, '.') || yamlload_has_nul(kn)) ? -1 : find_key(full.buf);
 		if (i < 0) {
 			unknown_key(L, kn, prefix, prefix, false);
 			continue;
 		}
 		k = &config_keys[i];
 		if (L->key_pos[i].line) {
-			err_add(L, node_pos(kn), "duplicate key '%s' (first set at line %d) "
-			        "— remove one of them", full.buf, L->key_pos[i].line);
+			yamlload_node_error(&L->y, kn, "duplicate key '%s' (first set at "
+			                    "line %d) — remove one of them", full.buf,
+			                    L->key_pos[i].line);
 			continue;
 		}
-		L->key_pos[i] = node_pos(kn);
-		L->val_pos[i] = node_pos(vn);
+		L->key_pos[i] = yamlload_node_pos(kn);
+		L->val_pos[i] = yamlload_node_pos(vn);
 		switch (k->type) {
 		case KEY_SECTION:
 			if (vn->type == YAML_MAPPING_NODE) {
 				walk_mapping(L, vn, k->name);
-			} else if (!is_null(vn)) {
+			} else if (!yamlload_is_null(vn)) {
 				err_expect(L, vn, k->name, k, " — put its keys on the lines "
 				           "below it, indented");
 				L->bad[i] = true;
@@ -1679,7 +1496,7 @@ static bool is_printable(const char *s)
 static void sweep_secrets(struct loader *L, const yaml_node_t *n, struct strbuf *path,
                           int depth)
 {
-	size_t idx = (size_t)(n - L->doc->nodes.start), mark = path->len;
+	size_t idx = (size_t)(n - L->y.doc->nodes.start), mark = path->len;
 
 	if (L->visited[idx] || depth > MAX_DEPTH)
 		return;
@@ -1689,7 +1506,7 @@ static void sweep_secrets(struct loader *L, const yaml_node_t *n, struct strbuf 
 		size_t i = 0;
 
 		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-			yaml_node_t *item = node_at(L, *it);
+			yaml_node_t *item = yamlload_node(&L->y, *it);
 
 			if (!item)
 				continue;
@@ -1701,23 +1518,25 @@ static void sweep_secrets(struct loader *L, const yaml_node_t *n, struct strbuf 
 		const yaml_node_pair_t *p;
 
 		for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+			yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 
 			if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
 				continue;
 			if (mark)
 				strbuf_addch(path, '.');
-			strbuf_add(path, scalar(kn), strlen(scalar(kn)));
-			if (is_secret_key(scalar(kn))) {
+			strbuf_add(path, yamlload_scalar(kn), strlen(yamlload_scalar(kn)));
+			if (is_secret_key(yamlload_scalar(kn))) {
 				struct strbuf shown = STRBUF_INIT;
-				const char *word = scalar(kn);
+				const char *word = yamlload_scalar(kn);
 				bool plain = strlen(word) <= MAX_WORD && is_printable(word);
 
 				add_shown(&shown, path->buf, path->len);
-				err_add(L, node_pos(kn), "secret key %s is not allowed — "
-				        "secrets are never read from the file; name an "
-				        "environment variable with '%s_env'", shown.buf,
-				        plain ? word : "<key>");
+				yamlload_node_error(&L->y, kn, "secret key %s is not "
+				                    "allowed — secrets are never read from the "
+				                    "file; name an environment variable with "
+				                    "'%s_env'", shown.buf,
+				                    plain ? word : "<key>");
 				strbuf_release(&shown);
 			} else {
 				sweep_secrets(L, vn, path, depth + 1);
@@ -1742,7 +1561,7 @@ static void check_orders(struct loader *L)
 		int lo = find_key(key_orders[i].lo), hi = find_key(key_orders[i].hi);
 		double a = number_of(&config_keys[lo], L->c);
 		double b = number_of(&config_keys[hi], L->c);
-		struct pos at = L->val_pos[lo];
+		struct yamlload_pos at = L->val_pos[lo];
 
 		if (L->bad[lo] || L->bad[hi] || (key_orders[i].strict ? a < b : a <= b))
 			continue;
@@ -1752,10 +1571,11 @@ static void check_orders(struct loader *L)
 		strbuf_reset(&nb);
 		add_number(&na, a);
 		add_number(&nb, b);
-		err_add(L, at, "'%s' (%s) must be %s '%s' (%s) — raise '%s' or lower '%s'",
-		        key_orders[i].lo, na.buf, key_orders[i].strict ? "below" : "at most",
-		        key_orders[i].hi, nb.buf, last_component(key_orders[i].hi),
-		        last_component(key_orders[i].lo));
+		yamlload_error(&L->y, at, "'%s' (%s) must be %s '%s' (%s) — raise '%s' or "
+		               "lower '%s'", key_orders[i].lo, na.buf,
+		               key_orders[i].strict ? "below" : "at most", key_orders[i].hi,
+		               nb.buf, last_component(key_orders[i].hi),
+		               last_component(key_orders[i].lo));
 	}
 	strbuf_release(&na);
 	strbuf_release(&nb);
@@ -1784,7 +1604,7 @@ static void check_default_target(struct loader *L)
 	}
 	cands[n] = NULL;
 	strbuf_addf(&msg, "default_target '%s' names no target", c->default_target);
-	guess = closest(c->default_target, cands, n);
+	guess = yamlload_suggest(c->default_target, cands, n);
 	if (guess) {
 		strbuf_addf(&msg, " (did you mean '%s'?)", guess);
 	} else if (n == 0) {
@@ -1796,80 +1616,14 @@ static void check_default_target(struct loader *L)
 		if (n > 10)
 			strbuf_addstr(&msg, ", ...");
 	}
-	err_add(L, L->val_pos[i], "%s", msg.buf);
-	strbuf_release(&msg);
-}
-
-/* The byte at a libyaml mark, found by line and column (libyaml counts
- * characters, not bytes), or '\0' past the end. */
-static char char_at(const struct loader *L, yaml_mark_t m)
-{
-	size_t i = 0, line = 0, col = 0;
-
-	while (i < L->len && line < m.line)
-		if (L->data[i++] == '\n')
-			line++;
-	while (i < L->len && col < m.column && L->data[i] != '\n') {
-		i++;
-		while (i < L->len && ((unsigned char)L->data[i] & 0xc0) == 0x80)
-			i++;
-		col++;
-	}
-	return i < L->len ? L->data[i] : '\0';
-}
-
-static void yaml_error(struct loader *L, const yaml_parser_t *parser)
-{
-	struct strbuf msg = STRBUF_INIT;
-	const char *problem = parser->problem ? parser->problem : "cannot parse";
-	struct pos at;
-
-	if (parser->error == YAML_MEMORY_ERROR) {
-		fprintf(stderr, "cockpit: out of memory parsing %s\n", L->file);
-		abort();
-	}
-	strbuf_addf(&msg, "invalid YAML: %s", problem);
-	if (parser->error == YAML_READER_ERROR) {
-		/* Reader errors carry a byte offset, not a mark. */
-		size_t off = parser->problem_offset < L->len ? parser->problem_offset : L->len;
-
-		at.line = at.col = 1;
-		for (size_t i = 0; i < off; i++) {
-			if (L->data[i] == '\n')
-				at.line++, at.col = 1;
-			else if (((unsigned char)L->data[i] & 0xc0) != 0x80)
-				at.col++;
-		}
-		if (parser->problem_value != -1)
-			strbuf_addf(&msg, " (byte 0x%02x)", (unsigned)parser->problem_value & 0xffu);
-		strbuf_addstr(&msg, " — the file must be UTF-8 text");
-		goto out;
-	}
-	at = mark_pos(parser->problem_mark);
-	if (parser->context) {
-		struct pos cp = mark_pos(parser->context_mark);
-
-		strbuf_addf(&msg, " (%s at line %d column %d)", parser->context, cp.line, cp.col);
-	}
-	if (char_at(L, parser->problem_mark) == '\t') {
-		strbuf_addstr(&msg, " — indent with spaces: YAML does not allow tabs");
-		goto out;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(yaml_hints); i++) {
-		if (strstr(problem, yaml_hints[i].problem)) {
-			strbuf_addf(&msg, " — %s", yaml_hints[i].hint);
-			break;
-		}
-	}
-out:
-	err_add(L, at, "%s", msg.buf);
+	yamlload_error(&L->y, L->val_pos[i], "%s", msg.buf);
 	strbuf_release(&msg);
 }
 
 /* ---------------------------------------------------------------- load */
 
 /* Move p past c: columns count characters, not UTF-8 continuation bytes. */
-static void pos_advance(struct pos *p, char c)
+static void pos_advance(struct yamlload_pos *p, char c)
 {
 	if (c == '\n')
 		p->line++, p->col = 1;
@@ -1882,12 +1636,15 @@ static void pos_advance(struct pos *p, char c)
  * config nests flow collections deeply; find where one does, before
  * parsing. Brackets count where a flow collection can start (at the start
  * of a value, or anywhere inside one); quoted scalars and comments are
- * skipped. True and *at set when the depth passes MAX_FLOW_DEPTH. */
-static bool flow_too_deep(const char *s, size_t len, struct pos *at)
+ * skipped. True and *at set when the depth passes MAX_FLOW_DEPTH. Unlike
+ * yamlload_too_deep() (the themes' guard), block nesting is not limited:
+ * only flow collections are expensive, and the secret sweep stops at
+ * MAX_DEPTH on its own. */
+static bool flow_too_deep(const char *s, size_t len, struct yamlload_pos *at)
 {
 	int depth = 0;
 	bool value_start = true;
-	struct pos p = { 1, 1 };
+	struct yamlload_pos p = { 1, 1 };
 	size_t i = 0;
 
 	while (i < len) {
@@ -1943,116 +1700,92 @@ static bool flow_too_deep(const char *s, size_t len, struct pos *at)
 	return false;
 }
 
+/* The parsed document into L->c: the secret sweep, the walk of the known
+ * layout, then the checks across keys. */
+static void walk_document(struct loader *L)
+{
+	const yaml_document_t *doc = L->y.doc;
+	yaml_node_t *root = yaml_document_get_root_node(L->y.doc);
+
+	if (root && !yamlload_is_null(root)) {
+		struct strbuf path = STRBUF_INIT;
+
+		L->visited = xcalloc((size_t)(doc->nodes.top - doc->nodes.start), 1);
+		sweep_secrets(L, root, &path, 0);
+		strbuf_release(&path);
+		free(L->visited);
+		if (root->type == YAML_MAPPING_NODE)
+			walk_mapping(L, root, "");
+		else
+			yamlload_node_error(&L->y, root, "the top level must be a mapping of "
+			                    "keys, got %s — start lines with keys such as "
+			                    "'mode: observe' and 'targets:'", shape_name(root));
+	}
+	check_default_target(L);
+	check_orders(L);
+}
+
 int config_load_buffer(struct config *c, const char *name, const char *data,
                        size_t len, char **errs)
 {
-	struct loader L = { .file = name, .data = data ? data : "", .len = len, .c = c };
-	yaml_parser_t parser;
-	yaml_document_t doc, next;
-	yaml_node_t *root;
-	struct pos deep;
+	struct loader L = { .c = c };
+	struct yamlload_pos deep;
 
+	yamlload_init(&L.y, name, data, len, YAMLLOAD_COUNT_REST);
 	init_static_defaults(c);
 	c->path = xstrdup(name);
-	if (!yaml_parser_initialize(&parser)) {
-		fprintf(stderr, "cockpit: out of memory parsing %s\n", name);
-		abort();
+	if (flow_too_deep(L.y.data, len, &deep)) {
+		yamlload_error(&L.y, deep, "invalid YAML: '[' and '{' nested more than %d "
+		               "deep — write nested values on indented lines instead",
+		               MAX_FLOW_DEPTH);
+	} else if (yamlload_parse(&L.y, yaml_hints) == 0) {
+		walk_document(&L);
+		yamlload_parse_end(&L.y, "a config file");
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)L.data, len);
-	if (flow_too_deep(L.data, len, &deep)) {
-		err_add(&L, deep, "invalid YAML: '[' and '{' nested more than %d deep — "
-		        "write nested values on indented lines instead", MAX_FLOW_DEPTH);
-		goto out_parser;
-	}
-	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_error(&L, &parser);
-		goto out_parser;
-	}
-	L.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (root && !is_null(root)) {
-		struct strbuf path = STRBUF_INIT;
-
-		L.visited = xcalloc((size_t)(doc.nodes.top - doc.nodes.start), 1);
-		sweep_secrets(&L, root, &path, 0);
-		strbuf_release(&path);
-		free(L.visited);
-		if (root->type == YAML_MAPPING_NODE)
-			walk_mapping(&L, root, "");
-		else
-			err_add(&L, node_pos(root), "the top level must be a mapping of "
-			        "keys, got %s — start lines with keys such as 'mode: "
-			        "observe' and 'targets:'", shape_name(root));
-	}
-	check_default_target(&L);
-	check_orders(&L);
-
-	/* One document per file: a second one would be silently ignored. */
-	if (!yaml_parser_load(&parser, &next)) {
-		yaml_error(&L, &parser);
-	} else {
-		if (yaml_document_get_root_node(&next))
-			err_add(&L, mark_pos(next.start_mark), "a second YAML document "
-			        "starts here — a config file holds one; remove this "
-			        "'---' and what follows, or merge them");
-		yaml_document_delete(&next);
-	}
-	yaml_document_delete(&doc);
-out_parser:
-	yaml_parser_delete(&parser);
 	fill_computed(c);
-	return err_finish(&L, errs);
+	return yamlload_finish(&L.y, errs);
 }
 
-/* Read all of path into *out. -1 with a message in *why on failure. */
-static int read_file(const char *path, struct strbuf *out, struct strbuf *why)
+/* Why path cannot be read, in words: r as yamlload_read_file() said, with
+ * errno as it left it. */
+static void read_error(struct strbuf *why, enum yamlload_read r)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	char chunk[8192];
-	size_t n;
-	int ret = -1;
-
-	if (!f) {
+	switch (r) {
+	case YAMLLOAD_READ_CANNOT_OPEN:
 		strbuf_addf(why, "cannot open the file: %s — check the path, or create "
 		            "it from cockpit.conf.example", strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		break;
+	case YAMLLOAD_READ_DIRECTORY:
 		strbuf_addstr(why, "is a directory, not a file — name the "
 		              "cockpit.conf inside it");
-		goto out_file;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (out->len + n > CONFIG_MAX_BYTES) {
-			strbuf_addf(why, "the file is larger than %d bytes — this is not "
-			            "a cockpit.conf", CONFIG_MAX_BYTES);
-			goto out_file;
-		}
-		strbuf_add(out, chunk, n);
-	}
-	if (ferror(f)) {
+		break;
+	case YAMLLOAD_READ_TOO_BIG:
+		strbuf_addf(why, "the file is larger than %d bytes — this is not "
+		            "a cockpit.conf", CONFIG_MAX_BYTES);
+		break;
+	case YAMLLOAD_READ_FAILED:
 		strbuf_addf(why, "cannot read the file: %s", strerror(errno));
-		goto out_file;
+		break;
+	case YAMLLOAD_READ_OK:
+		break;
 	}
-	ret = 0;
-out_file:
-	fclose(f);
-	return ret;
 }
 
 int config_load(struct config *c, const char *path, char **errs)
 {
 	struct strbuf text = STRBUF_INIT, why = STRBUF_INIT;
+	enum yamlload_read r = yamlload_read_file(path, CONFIG_MAX_BYTES, &text);
 	int ret;
 
-	if (read_file(path, &text, &why) < 0) {
-		struct loader L = { .file = path };
+	if (r != YAMLLOAD_READ_OK) {
+		struct yamlload y;
 
+		read_error(&why, r);
 		config_init_defaults(c);
 		c->path = xstrdup(path);
-		err_add(&L, (struct pos){ 0, 0 }, "%s", why.buf);
-		ret = err_finish(&L, errs);
+		yamlload_init(&y, path, NULL, 0, YAMLLOAD_COUNT_REST);
+		yamlload_error(&y, (struct yamlload_pos){ 0, 0 }, "%s", why.buf);
+		ret = yamlload_finish(&y, errs);
 	} else {
 		ret = config_load_buffer(c, path, text.buf, text.len, errs);
 	}

@@ -17,34 +17,30 @@
  * palette). Problems are collected, not returned at the first: each becomes
  * one "FILE:LINE:COL: problem — fix" line, sorted by position, so one run
  * shows everything there is to fix. Valid settings are applied even when
- * others fail, so the theme is always usable.
+ * others fail, so the theme is always usable. The reading, the parsing, the
+ * message list and the did-you-mean are core/yamlload's, shared with every
+ * YAML loader; the words are this file's.
  */
 #include "ui/theme.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <yaml.h>
 
 #include "core/mem.h"
 #include "core/strbuf.h"
+#include "core/yamlload.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A file larger than this is not a hand-written theme. */
 #define THEME_MAX_BYTES (1024 * 1024)
-/* Messages kept; at this many the walk stops and says so. */
-#define MAX_ERRORS 100
-/* Words longer than this get no did-you-mean. */
-#define MAX_WORD 64
 /* Characters of a value quoted back in a message. */
 #define MAX_SHOWN 40
 /* Deepest nesting of mappings and lists read (a theme needs four). */
@@ -178,10 +174,7 @@ static const struct attr_def {
 };
 
 /* libyaml's problem texts, and what usually causes them. */
-static const struct yaml_hint {
-	const char *problem;
-	const char *hint;
-} yaml_hints[] = {
+static const struct yamlload_hint yaml_hints[] = {
 	{ "mapping values are not allowed",
 	  "quote a value that contains ': ', or check the indentation" },
 	{ "did not find expected key",
@@ -198,6 +191,7 @@ static const struct yaml_hint {
 	  "a quoted value is not closed" },
 	{ "found character that cannot start any token",
 	  "quote a value that starts with '@' or '`'" },
+	{ NULL, NULL },
 };
 
 /* ---------------------------------------------------------------- roles */
@@ -390,79 +384,13 @@ static bool parse_hex(const char *s, int rgb[3])
 
 /* ---------------------------------------------------------------- words */
 
-/* Optimal string alignment distance (Damerau-Levenshtein where a transposed
- * pair counts once), case-insensitive. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t r0[MAX_WORD + 1], r1[MAX_WORD + 1], r2[MAX_WORD + 1];
-	size_t *pp = r0, *p = r1, *cur = r2;
-
-	if (la > MAX_WORD || lb > MAX_WORD)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		p[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		int ca = tolower((unsigned char)a[i - 1]);
-
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cb = tolower((unsigned char)b[j - 1]);
-			size_t best = p[j - 1] + (ca != cb);
-
-			if (p[j] + 1 < best)
-				best = p[j] + 1;
-			if (cur[j - 1] + 1 < best)
-				best = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == cb && pp[j - 2] + 1 < best)
-				best = pp[j - 2] + 1;
-			cur[j] = best;
-		}
-		size_t *tmp = pp;
-		pp = p;
-		p = cur;
-		cur = tmp;
-	}
-	return p[lb];
-}
-
-/* The candidate word is most likely a misspelling of, or NULL. Close means
- * within max(2, len/3) edits and fewer edits than letters, or word being
- * the start of a candidate ('lock.blo' for 'lock.blocker'). */
-static const char *closest(const char *word, const char *const *cands, size_t n)
-{
-	size_t lw = strlen(word), limit = lw / 3 > 2 ? lw / 3 : 2;
-	size_t best = SIZE_MAX;
-	const char *found = NULL;
-
-	if (lw == 0 || lw > MAX_WORD)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		size_t lc = strlen(cands[i]);
-		size_t d = edit_distance(word, cands[i]);
-		size_t longer = lw > lc ? lw : lc;
-
-		if (d == SIZE_MAX)
-			continue;
-		if (!(d <= limit && d < longer) &&
-		    !(lw >= 3 && strncasecmp(cands[i], word, lw) == 0))
-			continue;
-		if (d < best) {
-			best = d;
-			found = cands[i];
-		}
-	}
-	return found;
-}
-
 static const char *closest_role(const char *word)
 {
 	const char *names[THEME_ROLE_COUNT];
 
 	for (size_t r = 0; r < THEME_ROLE_COUNT; r++)
 		names[r] = role_defs[r].name;
-	return closest(word, names, THEME_ROLE_COUNT);
+	return yamlload_suggest(word, names, THEME_ROLE_COUNT);
 }
 
 static const char *closest_key(const char *word)
@@ -471,7 +399,7 @@ static const char *closest_key(const char *word)
 
 	for (size_t k = 0; k < KEY_COUNT; k++)
 		names[k] = role_keys[k].name;
-	return closest(word, names, KEY_COUNT);
+	return yamlload_suggest(word, names, KEY_COUNT);
 }
 
 static const char *closest_color(const char *word, bool eight)
@@ -485,7 +413,7 @@ static const char *closest_color(const char *word, bool eight)
 	if (!eight)
 		for (size_t i = 0; i < 8; i++)
 			names[n++] = bright_names[i];
-	return closest(word, names, n);
+	return yamlload_suggest(word, names, n);
 }
 
 static const char *closest_attr(const char *word)
@@ -494,7 +422,7 @@ static const char *closest_attr(const char *word)
 
 	for (size_t i = 0; i < ARRAY_SIZE(attr_defs); i++)
 		names[i] = attr_defs[i].name;
-	return closest(word, names, ARRAY_SIZE(attr_defs));
+	return yamlload_suggest(word, names, ARRAY_SIZE(attr_defs));
 }
 
 static int find_key(const char *name)
@@ -535,153 +463,31 @@ static bool is_name_char(int ch)
 	return isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
 }
 
-/* ---------------------------------------------------------------- errors */
-
-struct pos {
-	int line, col;          /* 1-based; line 0: no position */
-};
-
-struct err {
-	struct pos pos;
-	size_t seq;             /* order of discovery, for a stable sort */
-	char *msg;              /* owned */
-};
+/* ---------------------------------------------------------------- loader */
 
 struct loader {
-	const char *file;       /* borrowed: name for messages */
-	const char *data;       /* borrowed: the text */
-	size_t len;
-	yaml_document_t *doc;   /* borrowed */
+	struct yamlload y;      /* the file, its document and the messages */
 	struct theme *t;        /* borrowed: being filled */
-	struct pos role_pos[THEME_ROLE_COUNT]; /* where each role was set */
-	struct err *errs;       /* owned */
-	size_t nerrs, alloc;
+	struct yamlload_pos role_pos[THEME_ROLE_COUNT]; /* where each role was set */
 };
 
-static struct pos mark_pos(yaml_mark_t m)
-{
-	struct pos p = {
-		.line = m.line >= INT_MAX ? INT_MAX : (int)m.line + 1,
-		.col = m.column >= INT_MAX ? INT_MAX : (int)m.column + 1,
-	};
-	return p;
-}
-
-static struct pos node_pos(const yaml_node_t *n)
-{
-	return mark_pos(n->start_mark);
-}
-
-/* Enough said: the walk stops rather than compute more messages. */
-static bool err_full(const struct loader *L)
-{
-	return L->nerrs >= MAX_ERRORS;
-}
-
-static void err_add(struct loader *L, struct pos pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void err_add(struct loader *L, struct pos pos, const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	if (err_full(L))
-		return;
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	XGROW(L->errs, L->alloc, L->nerrs + 1);
-	L->errs[L->nerrs].pos = pos;
-	L->errs[L->nerrs].seq = L->nerrs;
-	L->errs[L->nerrs].msg = strbuf_detach(&sb, NULL);
-	L->nerrs++;
-}
-
-static int err_cmp(const void *a, const void *b)
-{
-	const struct err *x = a, *y = b;
-
-	if (x->pos.line != y->pos.line)
-		return x->pos.line < y->pos.line ? -1 : 1;
-	if (x->pos.col != y->pos.col)
-		return x->pos.col < y->pos.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Sort, format and hand over the messages; frees them. 0 when none. */
-static int err_finish(struct loader *L, char **errs)
-{
-	struct strbuf sb = STRBUF_INIT;
-	int ret = L->nerrs ? -1 : 0;
-
-	if (L->nerrs)
-		qsort(L->errs, L->nerrs, sizeof(*L->errs), err_cmp);
-	for (size_t i = 0; i < L->nerrs; i++) {
-		struct err *e = &L->errs[i];
-
-		if (e->pos.line)
-			strbuf_addf(&sb, "%s:%d:%d: %s\n", L->file, e->pos.line,
-			            e->pos.col, e->msg);
-		else
-			strbuf_addf(&sb, "%s: %s\n", L->file, e->msg);
-		free(e->msg);
-	}
-	if (L->nerrs >= MAX_ERRORS)
-		strbuf_addf(&sb, "%s: too many errors, stopped after %d — fix these "
-		            "first\n", L->file, MAX_ERRORS);
-	free(L->errs);
-	L->errs = NULL;
-	L->nerrs = L->alloc = 0;
-	if (errs)
-		*errs = ret ? strbuf_detach(&sb, NULL) : NULL;
-	strbuf_release(&sb);
-	return ret;
-}
-
-/* " (first at line L)" for a key given twice, or "column C" on one line. */
-static const char *first_at(char *buf, size_t size, struct pos first, struct pos now)
+/* "first at line L" for a key given twice into buf, or "first at column C"
+ * when both are on one line. */
+static void first_at(char *buf, size_t size, struct yamlload_pos first,
+                     struct yamlload_pos now)
 {
 	if (first.line == now.line)
 		snprintf(buf, size, "first at column %d", first.col);
 	else
 		snprintf(buf, size, "first at line %d", first.line);
-	return buf;
 }
 
 /* ---------------------------------------------------------------- nodes */
 
-static yaml_node_t *node_at(struct loader *L, int index)
-{
-	return yaml_document_get_node(L->doc, index);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* A plain ~, null or nothing. */
-static bool is_null(const yaml_node_t *n)
-{
-	const char *s;
-
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	s = scalar(n);
-	return !*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-static bool has_nul(const yaml_node_t *n)
-{
-	return strlen(scalar(n)) != n->data.scalar.length;
-}
-
 /* What the file has at n, for "got ...": the value quoted, or its shape. */
 static void describe_got(struct strbuf *sb, const yaml_node_t *n)
 {
-	if (is_null(n)) {
+	if (yamlload_is_null(n)) {
 		strbuf_addstr(sb, "nothing");
 	} else if (n->type == YAML_MAPPING_NODE) {
 		strbuf_addstr(sb, "a mapping");
@@ -689,7 +495,7 @@ static void describe_got(struct strbuf *sb, const yaml_node_t *n)
 		strbuf_addstr(sb, "a list");
 	} else {
 		strbuf_addch(sb, '\'');
-		add_shown(sb, scalar(n), n->data.scalar.length);
+		add_shown(sb, yamlload_scalar(n), n->data.scalar.length);
 		strbuf_addch(sb, '\'');
 	}
 }
@@ -699,12 +505,12 @@ static const char *key_name(struct loader *L, const yaml_node_t *k, const char *
 {
 	struct strbuf got = STRBUF_INIT;
 
-	if (k && k->type == YAML_SCALAR_NODE && !has_nul(k) && *scalar(k))
-		return scalar(k);
+	if (k && k->type == YAML_SCALAR_NODE && !yamlload_has_nul(k) && *yamlload_scalar(k))
+		return yamlload_scalar(k);
 	if (k) {
 		describe_got(&got, k);
-		err_add(L, node_pos(k), "%s must be plain words, got %s — write "
-		        "'name: value' lines", what, got.buf);
+		yamlload_node_error(&L->y, k, "%s must be plain words, got %s — write "
+		                    "'name: value' lines", what, got.buf);
 	}
 	strbuf_release(&got);
 	return NULL;
@@ -732,39 +538,40 @@ static bool load_color(struct loader *L, const yaml_node_t *v, enum role_key k,
 	int rgb[3];
 
 	describe_got(&got, v);
-	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
-		err_add(L, node_pos(v), "'%s' of role '%s' must be a colour, got %s — %s",
-		        key, role, got.buf, color_expect(eight));
+	if (v->type != YAML_SCALAR_NODE || yamlload_is_null(v)) {
+		yamlload_node_error(&L->y, v, "'%s' of role '%s' must be a colour, got %s — %s",
+		                    key, role, got.buf, color_expect(eight));
 		goto fail;
 	}
-	s = scalar(v);
-	switch (has_nul(v) ? COLOR_BAD : parse_color(s, eight, out)) {
+	s = yamlload_scalar(v);
+	switch (yamlload_has_nul(v) ? COLOR_BAD : parse_color(s, eight, out)) {
 	case COLOR_OK:
 		strbuf_release(&got);
 		return true;
 	case COLOR_RANGE:
 		if (eight)
-			err_add(L, node_pos(v), "colour %s for '%s' of role '%s' is out of "
-			        "range — '%s' takes 0-7, a colour name or 'default'; put "
-			        "256-colour values in '%s'", got.buf, key, role, key,
-			        k == KEY_FG8 ? "fg" : "bg");
+			yamlload_node_error(&L->y, v, "colour %s for '%s' of role '%s' is "
+			                    "out of range — '%s' takes 0-7, a colour name or "
+			                    "'default'; put 256-colour values in '%s'", got.buf,
+			                    key, role, key, k == KEY_FG8 ? "fg" : "bg");
 		else
-			err_add(L, node_pos(v), "colour %s for '%s' of role '%s' is out of "
-			        "range — %s", got.buf, key, role, color_expect(false));
+			yamlload_node_error(&L->y, v, "colour %s for '%s' of role '%s' is "
+			                    "out of range — %s", got.buf, key, role,
+			                    color_expect(false));
 		goto fail;
 	case COLOR_BAD:
 		break;
 	}
-	if (!has_nul(v) && !eight && parse_hex(s, rgb)) {
-		err_add(L, node_pos(v), "colour %s for '%s' of role '%s' is not supported "
-		        "— use a number of the 256-colour palette: the nearest is %d",
-		        got.buf, key, role, nearest256(rgb));
-	} else if (!has_nul(v) && (guess = closest_color(s, eight)) != NULL) {
-		err_add(L, node_pos(v), "unknown colour %s for '%s' of role '%s' (did "
-		        "you mean '%s'?)", got.buf, key, role, guess);
+	if (!yamlload_has_nul(v) && !eight && parse_hex(s, rgb)) {
+		yamlload_node_error(&L->y, v, "colour %s for '%s' of role '%s' is not "
+		                    "supported — use a number of the 256-colour palette: the "
+		                    "nearest is %d", got.buf, key, role, nearest256(rgb));
+	} else if (!yamlload_has_nul(v) && (guess = closest_color(s, eight)) != NULL) {
+		yamlload_node_error(&L->y, v, "unknown colour %s for '%s' of role '%s' (did "
+		                    "you mean '%s'?)", got.buf, key, role, guess);
 	} else {
-		err_add(L, node_pos(v), "unknown colour %s for '%s' of role '%s' — %s",
-		        got.buf, key, role, color_expect(eight));
+		yamlload_node_error(&L->y, v, "unknown colour %s for '%s' of role '%s' — %s",
+		                    got.buf, key, role, color_expect(eight));
 	}
 fail:
 	strbuf_release(&got);
@@ -780,31 +587,31 @@ static bool load_attr(struct loader *L, const yaml_node_t *v, const char *key,
 	int a;
 
 	describe_got(&got, v);
-	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
-		err_add(L, node_pos(v), "'%s' of role '%s' holds %s — write attribute "
-		        "names: [bold, underline]", key, role, got.buf);
+	if (v->type != YAML_SCALAR_NODE || yamlload_is_null(v)) {
+		yamlload_node_error(&L->y, v, "'%s' of role '%s' holds %s — write attribute "
+		                    "names: [bold, underline]", key, role, got.buf);
 		goto fail;
 	}
-	s = scalar(v);
-	a = has_nul(v) ? -1 : find_attr(s);
+	s = yamlload_scalar(v);
+	a = yamlload_has_nul(v) ? -1 : find_attr(s);
 	if (a >= 0) {
 		*bits |= attr_defs[a].bit;
 		strbuf_release(&got);
 		return true;
 	}
-	if (!has_nul(v) && strchr(s, ',') && v->data.scalar.length <= MAX_SHOWN)
-		err_add(L, node_pos(v), "unknown attribute %s in '%s' of role '%s' — "
-		        "write a list: [%.*s]", got.buf, key, role,
-		        (int)(got.len - 2), got.buf + 1 /* without the quotes */);
-	else if (!has_nul(v) && (strchr(s, ',') || strchr(s, ' ')))
-		err_add(L, node_pos(v), "unknown attribute %s in '%s' of role '%s' — "
-		        "write a list: [bold, underline]", got.buf, key, role);
-	else if (!has_nul(v) && (guess = closest_attr(s)) != NULL)
-		err_add(L, node_pos(v), "unknown attribute %s in '%s' of role '%s' (did "
-		        "you mean '%s'?)", got.buf, key, role, guess);
+	if (!yamlload_has_nul(v) && strchr(s, ',') && v->data.scalar.length <= MAX_SHOWN)
+		yamlload_node_error(&L->y, v, "unknown attribute %s in '%s' of role '%s' — "
+		                    "write a list: [%.*s]", got.buf, key, role,
+		                    (int)(got.len - 2), got.buf + 1 /* without the quotes */);
+	else if (!yamlload_has_nul(v) && (strchr(s, ',') || strchr(s, ' ')))
+		yamlload_node_error(&L->y, v, "unknown attribute %s in '%s' of role '%s' — "
+		                    "write a list: [bold, underline]", got.buf, key, role);
+	else if (!yamlload_has_nul(v) && (guess = closest_attr(s)) != NULL)
+		yamlload_node_error(&L->y, v, "unknown attribute %s in '%s' of role '%s' (did "
+		                    "you mean '%s'?)", got.buf, key, role, guess);
 	else
-		err_add(L, node_pos(v), "unknown attribute %s in '%s' of role '%s' — "
-		        "use bold, reverse, underline or dim", got.buf, key, role);
+		yamlload_node_error(&L->y, v, "unknown attribute %s in '%s' of role '%s' — "
+		                    "use bold, reverse, underline or dim", got.buf, key, role);
 fail:
 	strbuf_release(&got);
 	return false;
@@ -818,7 +625,7 @@ static bool load_attrs(struct loader *L, const yaml_node_t *v, enum role_key k,
 	uint8_t bits = 0;
 	bool ok = true;
 
-	if (is_null(v)) {
+	if (yamlload_is_null(v)) {
 		*out = 0;
 		return true;
 	}
@@ -826,15 +633,15 @@ static bool load_attrs(struct loader *L, const yaml_node_t *v, enum role_key k,
 		ok = load_attr(L, v, key, role, &bits);
 	} else if (v->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *i = v->data.sequence.items.start;
-		     i < v->data.sequence.items.top && !err_full(L); i++) {
-			yaml_node_t *item = node_at(L, *i);
+		     i < v->data.sequence.items.top && !yamlload_full(&L->y); i++) {
+			yaml_node_t *item = yamlload_node(&L->y, *i);
 
 			if (item && !load_attr(L, item, key, role, &bits))
 				ok = false;
 		}
 	} else {
-		err_add(L, node_pos(v), "'%s' of role '%s' must be a list such as "
-		        "[bold, underline], got a mapping", key, role);
+		yamlload_node_error(&L->y, v, "'%s' of role '%s' must be a list such as "
+		                    "[bold, underline], got a mapping", key, role);
 		ok = false;
 	}
 	if (ok)
@@ -851,17 +658,18 @@ static void unknown_role_key(struct loader *L, const yaml_node_t *kn, const char
 
 	add_shown(&got, key, strlen(key));
 	if ((guess = closest_key(key)) != NULL)
-		err_add(L, node_pos(kn), "unknown key '%s' in role '%s' (did you mean "
-		        "'%s'?)", got.buf, role, guess);
+		yamlload_node_error(&L->y, kn, "unknown key '%s' in role '%s' (did you mean "
+		                    "'%s'?)", got.buf, role, guess);
 	else if (theme_role_by_name(key) >= 0)
-		err_add(L, node_pos(kn), "unknown key '%s' in role '%s' — '%s' is a role: "
-		        "indent it as far as '%s'", got.buf, role, got.buf, role);
+		yamlload_node_error(&L->y, kn, "unknown key '%s' in role '%s' — '%s' is a "
+		                    "role: indent it as far as '%s'", got.buf, role, got.buf,
+		                    role);
 	else if (find_attr(key) >= 0)
-		err_add(L, node_pos(kn), "unknown key '%s' in role '%s' — attributes go "
-		        "in a list: 'attrs: [%s]'", got.buf, role, got.buf);
+		yamlload_node_error(&L->y, kn, "unknown key '%s' in role '%s' — attributes "
+		                    "go in a list: 'attrs: [%s]'", got.buf, role, got.buf);
 	else
-		err_add(L, node_pos(kn), "unknown key '%s' in role '%s' — a role takes "
-		        "fg, bg, fg8, bg8, attrs and mono", got.buf, role);
+		yamlload_node_error(&L->y, kn, "unknown key '%s' in role '%s' — a role takes "
+		                    "fg, bg, fg8, bg8, attrs and mono", got.buf, role);
 	strbuf_release(&got);
 }
 
@@ -871,15 +679,16 @@ static void load_role(struct loader *L, int r, const yaml_node_t *v)
 {
 	struct theme_style *st = &L->t->roles[r];
 	const char *role = role_defs[r].name;
-	struct pos seen[KEY_COUNT] = { { 0, 0 } };
+	struct yamlload_pos seen[KEY_COUNT] = { { 0, 0 } };
 	bool set[KEY_COUNT] = { false };
 	int color[KEY_COUNT] = { 0 };
 	uint8_t attrs = 0, mono = 0;
 	char at[48];
 
 	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-	     p < v->data.mapping.pairs.top && !err_full(L); p++) {
-		yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+	     p < v->data.mapping.pairs.top && !yamlload_full(&L->y); p++) {
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 		const char *key = key_name(L, kn, "the keys of a role");
 		int k;
 
@@ -891,11 +700,12 @@ static void load_role(struct loader *L, int r, const yaml_node_t *v)
 			continue;
 		}
 		if (seen[k].line) {
-			err_add(L, node_pos(kn), "'%s' is set twice in role '%s' (%s) — keep "
-			        "one", key, role, first_at(at, sizeof(at), seen[k], node_pos(kn)));
+			first_at(at, sizeof(at), seen[k], yamlload_node_pos(kn));
+			yamlload_node_error(&L->y, kn, "'%s' is set twice in role '%s' (%s) — "
+			                    "keep one", key, role, at);
 			continue;
 		}
-		seen[k] = node_pos(kn);
+		seen[k] = yamlload_node_pos(kn);
 		switch ((enum role_key)k) {
 		case KEY_FG:
 		case KEY_BG:
@@ -938,14 +748,14 @@ static void unknown_role(struct loader *L, const yaml_node_t *kn, const char *na
 
 	add_shown(&got, name, strlen(name));
 	if ((guess = closest_role(name)) != NULL)
-		err_add(L, node_pos(kn), "unknown role '%s' (did you mean '%s'?)",
-		        got.buf, guess);
+		yamlload_node_error(&L->y, kn, "unknown role '%s' (did you mean '%s'?)",
+		                    got.buf, guess);
 	else if (find_key(name) >= 0)
-		err_add(L, node_pos(kn), "unknown role '%s' — '%s' goes inside a role, "
-		        "e.g. 'normal: { %s: ... }'", got.buf, got.buf, got.buf);
+		yamlload_node_error(&L->y, kn, "unknown role '%s' — '%s' goes inside a role, "
+		                    "e.g. 'normal: { %s: ... }'", got.buf, got.buf, got.buf);
 	else
-		err_add(L, node_pos(kn), "unknown role '%s' — every role is listed with "
-		        "its meaning in the default theme, default.yaml", got.buf);
+		yamlload_node_error(&L->y, kn, "unknown role '%s' — every role is listed with "
+		                    "its meaning in the default theme, default.yaml", got.buf);
 	strbuf_release(&got);
 }
 
@@ -954,18 +764,19 @@ static void load_roles(struct loader *L, const yaml_node_t *v)
 	struct strbuf got = STRBUF_INIT;
 	char at[48];
 
-	if (is_null(v))
+	if (yamlload_is_null(v))
 		goto out;
 	if (v->type != YAML_MAPPING_NODE) {
 		describe_got(&got, v);
-		err_add(L, node_pos(v), "'roles' must be a mapping of role names to "
-		        "styles, got %s — e.g. 'roles:' and below it, indented, "
-		        "'lock.blocker: { fg: red, attrs: [bold] }'", got.buf);
+		yamlload_node_error(&L->y, v, "'roles' must be a mapping of role names to "
+		                    "styles, got %s — e.g. 'roles:' and below it, indented, "
+		                    "'lock.blocker: { fg: red, attrs: [bold] }'", got.buf);
 		goto out;
 	}
 	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-	     p < v->data.mapping.pairs.top && !err_full(L); p++) {
-		yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+	     p < v->data.mapping.pairs.top && !yamlload_full(&L->y); p++) {
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 		const char *name = key_name(L, kn, "role names");
 		int r;
 		int c;
@@ -978,11 +789,12 @@ static void load_roles(struct loader *L, const yaml_node_t *v)
 			continue;
 		}
 		if (L->role_pos[r].line) {
-			err_add(L, node_pos(kn), "role '%s' is set twice (%s) — keep one",
-			        name, first_at(at, sizeof(at), L->role_pos[r], node_pos(kn)));
+			first_at(at, sizeof(at), L->role_pos[r], yamlload_node_pos(kn));
+			yamlload_node_error(&L->y, kn, "role '%s' is set twice (%s) — keep one",
+			                    name, at);
 			continue;
 		}
-		L->role_pos[r] = node_pos(kn);
+		L->role_pos[r] = yamlload_node_pos(kn);
 		if (vn->type == YAML_MAPPING_NODE) {
 			load_role(L, r, vn);
 			L->t->given[r] = true;
@@ -990,15 +802,17 @@ static void load_roles(struct loader *L, const yaml_node_t *v)
 		}
 		strbuf_reset(&got);
 		describe_got(&got, vn);
-		if (vn->type == YAML_SCALAR_NODE && !has_nul(vn) && !is_null(vn) &&
-		    parse_color(scalar(vn), false, &c) == COLOR_OK)
-			err_add(L, node_pos(vn), "role '%s' must be a mapping of fg, bg, "
-			        "fg8, bg8, attrs and mono, got %s — write '%s: { fg: %s }'",
-			        name, got.buf, name, scalar(vn));
+		if (vn->type == YAML_SCALAR_NODE && !yamlload_has_nul(vn) &&
+		    !yamlload_is_null(vn) &&
+		    parse_color(yamlload_scalar(vn), false, &c) == COLOR_OK)
+			yamlload_node_error(&L->y, vn, "role '%s' must be a mapping of fg, "
+			                    "bg, fg8, bg8, attrs and mono, got %s — write '%s: "
+			                    "{ fg: %s }'", name, got.buf, name,
+			                    yamlload_scalar(vn));
 		else
-			err_add(L, node_pos(vn), "role '%s' must be a mapping of fg, bg, "
-			        "fg8, bg8, attrs and mono, got %s — e.g. '%s: { fg: 196, "
-			        "attrs: [bold] }'", name, got.buf, name);
+			yamlload_node_error(&L->y, vn, "role '%s' must be a mapping of fg, "
+			                    "bg, fg8, bg8, attrs and mono, got %s — e.g. '%s: "
+			                    "{ fg: 196, attrs: [bold] }'", name, got.buf, name);
 	}
 out:
 	strbuf_release(&got);
@@ -1011,18 +825,18 @@ static void load_name(struct loader *L, const yaml_node_t *v)
 	size_t n;
 
 	describe_got(&got, v);
-	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
-		err_add(L, node_pos(v), "'name' must be the theme's name, got %s — e.g. "
-		        "'name: my-theme', after its file my-theme.yaml", got.buf);
+	if (v->type != YAML_SCALAR_NODE || yamlload_is_null(v)) {
+		yamlload_node_error(&L->y, v, "'name' must be the theme's name, got %s — e.g. "
+		                    "'name: my-theme', after its file my-theme.yaml", got.buf);
 		goto out;
 	}
-	s = scalar(v);
+	s = yamlload_scalar(v);
 	n = v->data.scalar.length;
 	for (size_t i = 0; i <= n; i++) {
 		if (n == 0 || n > MAX_NAME || (i < n && !is_name_char((unsigned char)s[i]))) {
-			err_add(L, node_pos(v), "theme name %s may hold only up to %d letters, "
-			        "digits, '-', '_' and '.' — e.g. 'name: my-theme'", got.buf,
-			        MAX_NAME);
+			yamlload_node_error(&L->y, v, "theme name %s may hold only up to %d "
+			                    "letters, digits, '-', '_' and '.' — e.g. 'name: "
+			                    "my-theme'", got.buf, MAX_NAME);
 			goto out;
 		}
 	}
@@ -1034,21 +848,22 @@ out:
 
 static void load_top(struct loader *L, const yaml_node_t *root)
 {
-	struct pos seen[ARRAY_SIZE(top_keys)] = { { 0, 0 } };
+	struct yamlload_pos seen[ARRAY_SIZE(top_keys)] = { { 0, 0 } };
 	struct strbuf got = STRBUF_INIT;
 	char at[48];
 
 	if (root->type != YAML_MAPPING_NODE) {
 		describe_got(&got, root);
-		err_add(L, node_pos(root), "the top level must be a mapping with 'name' "
-		        "and 'roles', got %s — start the file with 'name: my-theme' and "
-		        "'roles:'", got.buf);
+		yamlload_node_error(&L->y, root, "the top level must be a mapping with "
+		                    "'name' and 'roles', got %s — start the file with 'name: "
+		                    "my-theme' and 'roles:'", got.buf);
 		strbuf_release(&got);
 		return;
 	}
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	     p < root->data.mapping.pairs.top && !err_full(L); p++) {
-		yaml_node_t *kn = node_at(L, p->key), *vn = node_at(L, p->value);
+	     p < root->data.mapping.pairs.top && !yamlload_full(&L->y); p++) {
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
 		const char *key = key_name(L, kn, "keys");
 		const char *guess;
 		size_t k;
@@ -1061,26 +876,30 @@ static void load_top(struct loader *L, const yaml_node_t *root)
 		if (k == ARRAY_SIZE(top_keys)) {
 			strbuf_reset(&got);
 			add_shown(&got, key, strlen(key));
-			if ((guess = closest(key, top_keys, ARRAY_SIZE(top_keys))) != NULL)
-				err_add(L, node_pos(kn), "unknown key '%s' (did you mean '%s'?)",
-				        got.buf, guess);
+			guess = yamlload_suggest(key, top_keys, ARRAY_SIZE(top_keys));
+			if (guess)
+				yamlload_node_error(&L->y, kn, "unknown key '%s' (did you mean "
+				                    "'%s'?)", got.buf, guess);
 			else if (theme_role_by_name(key) >= 0)
-				err_add(L, node_pos(kn), "unknown key '%s' — it is a role: put it "
-				        "under 'roles:', indented", got.buf);
+				yamlload_node_error(&L->y, kn, "unknown key '%s' — it is a "
+				                    "role: put it under 'roles:', indented",
+				                    got.buf);
 			else if (find_key(key) >= 0)
-				err_add(L, node_pos(kn), "unknown key '%s' — it belongs to a role "
-				        "under 'roles:', e.g. 'normal: { %s: ... }'", got.buf, got.buf);
+				yamlload_node_error(&L->y, kn, "unknown key '%s' — it belongs "
+				                    "to a role under 'roles:', e.g. 'normal: "
+				                    "{ %s: ... }'", got.buf, got.buf);
 			else
-				err_add(L, node_pos(kn), "unknown key '%s' — a theme has 'name' "
-				        "and 'roles'", got.buf);
+				yamlload_node_error(&L->y, kn, "unknown key '%s' — a theme has "
+				                    "'name' and 'roles'", got.buf);
 			continue;
 		}
 		if (seen[k].line) {
-			err_add(L, node_pos(kn), "'%s' is set twice (%s) — keep one", key,
-			        first_at(at, sizeof(at), seen[k], node_pos(kn)));
+			first_at(at, sizeof(at), seen[k], yamlload_node_pos(kn));
+			yamlload_node_error(&L->y, kn, "'%s' is set twice (%s) — keep one", key,
+			                    at);
 			continue;
 		}
-		seen[k] = node_pos(kn);
+		seen[k] = yamlload_node_pos(kn);
 		if (k == 0)
 			load_name(L, vn);
 		else
@@ -1089,118 +908,7 @@ static void load_top(struct loader *L, const yaml_node_t *root)
 	strbuf_release(&got);
 }
 
-/* The byte at a libyaml mark, found by line and column (libyaml counts
- * characters, not bytes), or '\0' past the end. */
-static char char_at(const struct loader *L, yaml_mark_t m)
-{
-	size_t i = 0, line = 0, col = 0;
-
-	while (i < L->len && line < m.line)
-		if (L->data[i++] == '\n')
-			line++;
-	while (i < L->len && col < m.column && L->data[i] != '\n') {
-		i++;
-		while (i < L->len && ((unsigned char)L->data[i] & 0xc0) == 0x80)
-			i++;
-		col++;
-	}
-	return i < L->len ? L->data[i] : '\0';
-}
-
-static void yaml_error(struct loader *L, const yaml_parser_t *parser)
-{
-	struct strbuf msg = STRBUF_INIT;
-	const char *problem = parser->problem ? parser->problem : "cannot parse";
-	struct pos at;
-
-	if (parser->error == YAML_MEMORY_ERROR) {
-		fprintf(stderr, "cockpit: out of memory parsing %s\n", L->file);
-		abort();
-	}
-	strbuf_addf(&msg, "invalid YAML: %s", problem);
-	if (parser->error == YAML_READER_ERROR) {
-		/* Reader errors carry a byte offset, not a mark. */
-		size_t off = parser->problem_offset < L->len ? parser->problem_offset : L->len;
-
-		at.line = at.col = 1;
-		for (size_t i = 0; i < off; i++) {
-			if (L->data[i] == '\n')
-				at.line++, at.col = 1;
-			else if (((unsigned char)L->data[i] & 0xc0) != 0x80)
-				at.col++;
-		}
-		if (parser->problem_value != -1)
-			strbuf_addf(&msg, " (byte 0x%02x)", (unsigned)parser->problem_value & 0xffu);
-		strbuf_addstr(&msg, " — the file must be UTF-8 text");
-		goto out;
-	}
-	at = mark_pos(parser->problem_mark);
-	if (parser->context) {
-		struct pos cp = mark_pos(parser->context_mark);
-
-		strbuf_addf(&msg, " (%s at line %d column %d)", parser->context, cp.line, cp.col);
-	}
-	if (char_at(L, parser->problem_mark) == '\t') {
-		strbuf_addstr(&msg, " — indent with spaces: YAML does not allow tabs");
-		goto out;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(yaml_hints); i++) {
-		if (strstr(problem, yaml_hints[i].problem)) {
-			strbuf_addf(&msg, " — %s", yaml_hints[i].hint);
-			break;
-		}
-	}
-out:
-	err_add(L, at, "%s", msg.buf);
-	strbuf_release(&msg);
-}
-
 /* ---------------------------------------------------------------- load */
-
-/* libyaml's scanner spends time in proportion to the open flow collections
- * on every token, so "[[[[...]]]]" a few hundred kilobytes deep takes
- * minutes to load. A theme nests four levels (the file, 'roles', a role, its
- * 'attrs'): a first pass over the events stops at MAX_DEPTH, before the
- * nesting gets expensive. Syntax errors are left to the real load. */
-static bool check_depth(struct loader *L)
-{
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	int depth = 0;
-	bool ok = true, done = false;
-
-	if (!yaml_parser_initialize(&parser)) {
-		fprintf(stderr, "cockpit: out of memory parsing %s\n", L->file);
-		abort();
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)L->data, L->len);
-	while (!done && yaml_parser_parse(&parser, &ev)) {
-		switch (ev.type) {
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (++depth > MAX_DEPTH) {
-				err_add(L, mark_pos(ev.start_mark), "the YAML nests deeper than %d "
-				        "levels — a theme needs four: the file, 'roles', a role "
-				        "and its 'attrs'", MAX_DEPTH);
-				ok = false;
-				done = true;
-			}
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&parser);
-	return ok;
-}
 
 /* The file name without its directory and .yaml: the theme's name when the
  * file does not give one. */
@@ -1221,77 +929,27 @@ static char *file_stem(const char *path)
 int theme_load_buffer(struct theme *t, const char *name, const char *data, size_t len,
                       char **errs)
 {
-	struct loader L = { .file = name, .data = data ? data : "", .len = len, .t = t };
-	yaml_parser_t parser;
-	yaml_document_t doc, next;
-	yaml_node_t *root;
+	struct loader L = { .t = t };
+	struct yamlload_pos deep;
 
+	yamlload_init(&L.y, name, data, len, YAMLLOAD_STOP);
 	theme_init_default(t);
 	free(t->name);
 	t->name = file_stem(name);
-	if (!check_depth(&L))
-		return err_finish(&L, errs);
-	if (!yaml_parser_initialize(&parser)) {
-		fprintf(stderr, "cockpit: out of memory parsing %s\n", name);
-		abort();
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)L.data, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_error(&L, &parser);
-		goto out_parser;
-	}
-	L.doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	if (root && !is_null(root))
-		load_top(&L, root);
+	/* A theme nests four levels (the file, 'roles', a role, its 'attrs'):
+	 * far less than where libyaml's flow nesting gets expensive. */
+	if (yamlload_too_deep(&L.y, MAX_DEPTH, &deep)) {
+		yamlload_error(&L.y, deep, "the YAML nests deeper than %d levels — a theme "
+		               "needs four: the file, 'roles', a role and its 'attrs'",
+		               MAX_DEPTH);
+	} else if (yamlload_parse(&L.y, yaml_hints) == 0) {
+		yaml_node_t *root = yaml_document_get_root_node(L.y.doc);
 
-	/* One document per file: a second one would be silently ignored. */
-	if (!yaml_parser_load(&parser, &next)) {
-		yaml_error(&L, &parser);
-	} else {
-		if (yaml_document_get_root_node(&next))
-			err_add(&L, mark_pos(next.start_mark), "a second YAML document "
-			        "starts here — a theme file holds one; remove this '---' "
-			        "and what follows, or merge them");
-		yaml_document_delete(&next);
+		if (root && !yamlload_is_null(root))
+			load_top(&L, root);
+		yamlload_parse_end(&L.y, "a theme file");
 	}
-	yaml_document_delete(&doc);
-out_parser:
-	yaml_parser_delete(&parser);
-	return err_finish(&L, errs);
-}
-
-/* Read all of path into *out. -1 with errno set (EFBIG: too large, EISDIR). */
-static int read_file(const char *path, struct strbuf *out)
-{
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	char chunk[8192];
-	size_t n;
-	int ret = -1, saved = 0;
-
-	if (!f)
-		return -1;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		saved = EISDIR;
-		goto out_file;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (out->len + n > THEME_MAX_BYTES) {
-			saved = EFBIG;
-			goto out_file;
-		}
-		strbuf_add(out, chunk, n);
-	}
-	if (ferror(f)) {
-		saved = errno ? errno : EIO;
-		goto out_file;
-	}
-	ret = 0;
-out_file:
-	fclose(f);
-	errno = saved;
-	return ret;
+	return yamlload_finish(&L.y, errs);
 }
 
 /* The theme names (file stems) in dir, sorted, or -1 with errno. */
@@ -1347,8 +1005,22 @@ static int load_path(struct theme *t, const char *path, char **errs, int *err)
 	struct strbuf text = STRBUF_INIT;
 	int ret;
 
-	if (read_file(path, &text) < 0) {
+	switch (yamlload_read_file(path, THEME_MAX_BYTES, &text)) {
+	case YAMLLOAD_READ_OK:
+		*err = 0;
+		break;
+	case YAMLLOAD_READ_DIRECTORY:
+		*err = EISDIR;
+		break;
+	case YAMLLOAD_READ_TOO_BIG:
+		*err = EFBIG;
+		break;
+	case YAMLLOAD_READ_CANNOT_OPEN:
+	case YAMLLOAD_READ_FAILED:
 		*err = errno ? errno : EIO;
+		break;
+	}
+	if (*err) {
 		theme_init_default(t);
 		free(t->name);
 		t->name = file_stem(path);
@@ -1357,7 +1029,6 @@ static int load_path(struct theme *t, const char *path, char **errs, int *err)
 			*errs = NULL;
 		return -1;
 	}
-	*err = 0;
 	ret = theme_load_buffer(t, path, text.buf ? text.buf : "", text.len, errs);
 	strbuf_release(&text);
 	return ret;
@@ -1365,10 +1036,11 @@ static int load_path(struct theme *t, const char *path, char **errs, int *err)
 
 static int fail_with(const char *file, const char *msg, char **errs)
 {
-	struct loader L = { .file = file };
+	struct yamlload y;
 
-	err_add(&L, (struct pos){ 0, 0 }, "%s", msg);
-	return err_finish(&L, errs);
+	yamlload_init(&y, file, NULL, 0, YAMLLOAD_STOP);
+	yamlload_error(&y, (struct yamlload_pos){ 0, 0 }, "%s", msg);
+	return yamlload_finish(&y, errs);
 }
 
 int theme_load_file(struct theme *t, const char *path, char **errs)
@@ -1428,7 +1100,7 @@ int theme_load(struct theme *t, const char *dir, const char *name, char **errs)
 		strbuf_addf(&why, " — cannot read the themes directory: %s; check "
 		            "paths.themes_dir", strerror(errno));
 	} else {
-		const char *guess = closest(name, (const char *const *)names, nnames);
+		const char *guess = yamlload_suggest(name, (const char *const *)names, nnames);
 
 		if (guess) {
 			strbuf_addf(&why, " (did you mean '%s'?)", guess);

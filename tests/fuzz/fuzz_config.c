@@ -8,7 +8,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -D_GNU_SOURCE \
  *       $(pkg-config --cflags yaml-0.1) -o fuzz_config tests/fuzz/fuzz_config.c \
- *       src/core/config.c src/core/mem.c src/core/strbuf.c \
+ *       src/core/config.c src/core/yamlload.c src/core/mem.c src/core/strbuf.c \
  *       $(pkg-config --libs yaml-0.1)
  *   ./fuzz_config -max_total_time=60 -dict=tests/fuzz/config.dict \
  *       corpus/ tests/data/config/good tests/data/config/bad

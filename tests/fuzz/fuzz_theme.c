@@ -9,7 +9,7 @@
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -D_GNU_SOURCE \
  *       $(pkg-config --cflags yaml-0.1) -o fuzz_theme tests/fuzz/fuzz_theme.c \
- *       src/ui/theme.c src/core/mem.c src/core/strbuf.c \
+ *       src/ui/theme.c src/core/yamlload.c src/core/mem.c src/core/strbuf.c \
  *       $(pkg-config --libs yaml-0.1)
  *   ./fuzz_theme -max_total_time=60 -dict=tests/fuzz/theme.dict \
  *       corpus/ themes tests/data/themes

@@ -5,8 +5,8 @@
  * messages must hold (file:line:col, the key, the fix), or must never hold
  * (a secret). The sample files under tests/data/config carry their own
  * expectations as "# expect: ..." / "# forbid: ..." comment lines, so a new
- * sample needs no new code. Files are found from the repository top: the
- * current directory, or $COCKPIT_TOP when set.
+ * sample needs no new code (tests/lib/expect.h reads them). Files are found
+ * from the repository top: the current directory, or $COCKPIT_TOP when set.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,77 +23,17 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "lib/expect.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define TEN(s) s s s s s s s s s s
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *top(void)
-{
-	const char *t = getenv("COCKPIT_TOP");
-	return t && *t ? t : ".";
-}
-
-static char *top_path(const char *rel)
-{
-	size_t n = strlen(top()) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	assert_non_null(p);
-	snprintf(p, n, "%s/%s", top(), rel);
-	return p;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? 2 * cap : 8192;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + n, 1, 4096, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
 static int load_str(struct config *c, const char *yaml, char **errs)
 {
 	return config_load_buffer(c, "cockpit.conf", yaml, strlen(yaml), errs);
 }
-
-static size_t count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-#define assert_contains(hay, needle) do { \
-	const char *h_ = (hay), *n_ = (needle); \
-	if (!h_ || !strstr(h_, n_)) \
-		fail_msg("expected to find\n  %s\nin\n%s", n_, h_ ? h_ : "(null)"); \
-} while (0)
-
-#define assert_not_contains(hay, needle) do { \
-	const char *h_ = (hay), *n_ = (needle); \
-	if (h_ && strstr(h_, n_)) \
-		fail_msg("did not expect\n  %s\nin\n%s", n_, h_); \
-} while (0)
 
 static void assert_strlist_equal(char **a, size_t na, char **b, size_t nb)
 {
@@ -427,14 +367,8 @@ static void test_error_cases(void **state)
 
 		print_message("case: %s\n", t->what);
 		assert_int_equal(load_str(&c, t->yaml, &errs), -1);
-		assert_non_null(errs);
-		for (size_t j = 0; j < ARRAY_SIZE(t->expect) && t->expect[j]; j++)
-			assert_contains(errs, t->expect[j]);
-		if (t->forbid)
-			assert_not_contains(errs, t->forbid);
-		if (t->lines && count_lines(errs) != t->lines)
-			fail_msg("%s: expected %zu messages, got:\n%s", t->what, t->lines, errs);
-		assert_int_equal(errs[strlen(errs) - 1], '\n');
+		expect_messages(t->what, errs, "cockpit.conf", t->expect, ARRAY_SIZE(t->expect),
+		                t->forbid, t->lines);
 		free(errs);
 		config_release(&c);
 	}
@@ -542,7 +476,7 @@ static void test_default_values(void **state)
 
 static void test_full_file(void **state)
 {
-	char *path = top_path("tests/data/config/good/full.conf");
+	char *path = expect_top_path("tests/data/config/good/full.conf");
 	struct config c;
 	char *errs = NULL;
 	const struct config_target *t;
@@ -646,7 +580,7 @@ static void test_values_and_paths(void **state)
 /* Every file under tests/data/config/good loads without a message. */
 static void test_good_files(void **state)
 {
-	char *dir = top_path("tests/data/config/good");
+	char *dir = expect_top_path("tests/data/config/good");
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	size_t n = 0;
@@ -671,55 +605,29 @@ static void test_good_files(void **state)
 	assert_true(n >= 5);
 }
 
+/* expect_load_fn: a sample file loaded from memory. */
+static int load_sample(const char *name, const char *text, size_t len, char **errs)
+{
+	struct config c;
+	int ret = config_load_buffer(&c, name, text, len, errs);
+
+	config_release(&c);
+	return ret;
+}
+
 /* Every file under tests/data/config/bad fails with exactly the messages its
  * "# expect: " lines name, and none holds what a "# forbid: " line names. */
 static void test_bad_files(void **state)
 {
-	char *dir = top_path("tests/data/config/bad");
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
 	(void)state;
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char path[4096];
-		struct config c;
-		char *errs = NULL, *text, *line, *save = NULL;
-		size_t expects = 0;
-
-		if (!strstr(e->d_name, ".conf"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		/* Messages name the file as it was given: load by its bare name. */
-		text = slurp(path, NULL);
-		print_message("file: %s\n", e->d_name);
-		assert_int_equal(config_load_buffer(&c, e->d_name, text, strlen(text), &errs), -1);
-		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "# expect: ", 10) == 0) {
-				assert_contains(errs, line + 10);
-				expects++;
-			} else if (strncmp(line, "# forbid: ", 10) == 0) {
-				assert_not_contains(errs, line + 10);
-			}
-		}
-		if (expects != count_lines(errs))
-			fail_msg("%s: %zu expected, got:\n%s", e->d_name, expects, errs);
-		free(text);
-		free(errs);
-		config_release(&c);
-		n++;
-	}
-	closedir(d);
-	free(dir);
-	assert_true(n >= 10);
+	assert_true(expect_sample_files("tests/data/config/bad", ".conf", load_sample) >= 10);
 }
 
 /* ---------------------------------------------------------------- example */
 
 static void test_example_is_defaults(void **state)
 {
-	char *path = top_path("cockpit.conf.example");
+	char *path = expect_top_path("cockpit.conf.example");
 	struct config c, def;
 	char *errs = NULL;
 
@@ -736,8 +644,8 @@ static void test_example_is_defaults(void **state)
 /* The committed file is what config_write_example() writes today. */
 static void test_example_is_up_to_date(void **state)
 {
-	char *path = top_path("cockpit.conf.example");
-	char *file = slurp(path, NULL), *gen = NULL;
+	char *path = expect_top_path("cockpit.conf.example");
+	char *file = expect_slurp(path, NULL), *gen = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&gen, &len);
 
@@ -863,7 +771,7 @@ static void test_all_errors_sorted(void **state)
 	/* default_target is checked last but sits on line 1 */
 	assert_int_equal(load_str(&c, "default_target: nope\nmode: x\nui:\n  ascii: 3\n", &errs),
 	                 -1);
-	assert_int_equal(count_lines(errs), 3);
+	assert_int_equal(expect_count_lines(errs), 3);
 	a = strstr(errs, "cockpit.conf:1:17:");
 	b = strstr(errs, "cockpit.conf:2:7:");
 	d = strstr(errs, "cockpit.conf:4:10:");
@@ -885,7 +793,7 @@ static void test_too_many_errors(void **state)
 	for (int i = 0; i < 150; i++)
 		p += sprintf(p, "zz%d: 1\n", i);
 	assert_int_equal(load_str(&c, yaml, &errs), -1);
-	assert_int_equal(count_lines(errs), 101);
+	assert_int_equal(expect_count_lines(errs), 101);
 	assert_contains(errs, "cockpit.conf: too many errors, 50 more not shown\n");
 	free(errs);
 	config_release(&c);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/expect.h"
 #include "ui/theme.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,61 +30,6 @@
 enum { BLACK, RED, GREEN, YELLOW, BLUE, MAGENTA, CYAN, WHITE };
 
 /* ---------------------------------------------------------------- helpers */
-
-static const char *top(void)
-{
-	const char *t = getenv("COCKPIT_TOP");
-	return t && *t ? t : ".";
-}
-
-static char *top_path(const char *rel)
-{
-	size_t n = strlen(top()) + strlen(rel) + 2;
-	char *p = malloc(n);
-
-	assert_non_null(p);
-	snprintf(p, n, "%s/%s", top(), rel);
-	return p;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0, got;
-
-	if (!f)
-		fail_msg("cannot open %s", path);
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? 2 * cap : 8192;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + n, 1, 4096, f);
-		n += got;
-	} while (got > 0);
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static size_t count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; s && *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-#define assert_contains(hay, needle) do { \
-	const char *h_ = (hay), *n_ = (needle); \
-	if (!h_ || !strstr(h_, n_)) \
-		fail_msg("expected to find\n  %s\nin\n%s", n_, h_ ? h_ : "(null)"); \
-} while (0)
 
 static int load_str(struct theme *t, const char *yaml, char **errs)
 {
@@ -109,7 +55,7 @@ static void assert_roles_equal(const struct theme *a, const struct theme *b)
 /* The shipped theme files (names without .yaml), sorted. */
 static size_t shipped_themes(char names[][64], size_t max)
 {
-	char *dir = top_path("themes");
+	char *dir = expect_top_path("themes");
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	size_t n = 0;
@@ -192,7 +138,7 @@ static void test_shipped_themes_load(void **state)
 	static const char *const required[] = { "default", "high-contrast", "light", "mono" };
 	char names[32][64];
 	size_t n = shipped_themes(names, ARRAY_SIZE(names));
-	char *dir = top_path("themes");
+	char *dir = expect_top_path("themes");
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
@@ -230,7 +176,7 @@ static void test_shipped_themes_load(void **state)
 /* themes/default.yaml and the built-in theme are one and the same. */
 static void test_default_file_is_builtin(void **state)
 {
-	char *path = top_path("themes/default.yaml");
+	char *path = expect_top_path("themes/default.yaml");
 	struct theme file, builtin;
 	char *errs = NULL;
 
@@ -273,7 +219,7 @@ static void test_default_colours(void **state)
 
 static void test_mono_theme(void **state)
 {
-	char *dir = top_path("themes");
+	char *dir = expect_top_path("themes");
 	struct theme t;
 	char *errs = NULL;
 
@@ -307,7 +253,7 @@ static void test_to_yaml_round_trip(void **state)
 {
 	char names[32][64];
 	size_t n = shipped_themes(names, ARRAY_SIZE(names));
-	char *dir = top_path("themes");
+	char *dir = expect_top_path("themes");
 
 	(void)state;
 	for (size_t i = 0; i <= n; i++) {
@@ -633,14 +579,8 @@ static void test_error_cases(void **state)
 
 		print_message("case: %s\n", c->what);
 		assert_int_equal(load_str(&t, c->yaml, &errs), -1);
-		assert_non_null(errs);
-		for (size_t j = 0; j < ARRAY_SIZE(c->expect) && c->expect[j]; j++)
-			assert_contains(errs, c->expect[j]);
-		if (count_lines(errs) != c->lines)
-			fail_msg("%s: %zu messages expected, got:\n%s", c->what, c->lines, errs);
-		/* one line per message, each naming the file */
-		for (const char *line = errs; *line; line = strchr(line, '\n') + 1)
-			assert_int_equal(strncmp(line, "theme.yaml:", 11), 0);
+		expect_messages(c->what, errs, "theme.yaml", c->expect, ARRAY_SIZE(c->expect),
+		                NULL, c->lines);
 		/* still a complete, usable theme */
 		assert_non_null(t.name);
 		free(errs);
@@ -648,52 +588,28 @@ static void test_error_cases(void **state)
 	}
 }
 
+/* expect_load_fn: a sample file loaded from memory. */
+static int load_sample(const char *name, const char *text, size_t len, char **errs)
+{
+	struct theme t;
+	int ret = theme_load_buffer(&t, name, text, len, errs);
+
+	theme_release(&t);
+	return ret;
+}
+
 /* Every file under tests/data/themes fails with exactly the messages its
  * "# expect: " lines name. */
 static void test_bad_files(void **state)
 {
-	char *dir = top_path("tests/data/themes");
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
 	(void)state;
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		char path[4096];
-		struct theme t;
-		char *errs = NULL, *text, *line, *save = NULL;
-		size_t expects = 0, len;
-
-		if (!strstr(e->d_name, ".yaml"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		/* Messages name the file as it was given: load by its bare name. */
-		text = slurp(path, &len);
-		print_message("file: %s\n", e->d_name);
-		assert_int_equal(theme_load_buffer(&t, e->d_name, text, len, &errs), -1);
-		for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "# expect: ", 10) == 0) {
-				assert_contains(errs, line + 10);
-				expects++;
-			}
-		}
-		if (expects == 0 || expects != count_lines(errs))
-			fail_msg("%s: %zu expected, got:\n%s", e->d_name, expects, errs);
-		free(text);
-		free(errs);
-		theme_release(&t);
-		n++;
-	}
-	closedir(d);
-	free(dir);
-	assert_true(n >= 10);
+	assert_true(expect_sample_files("tests/data/themes", ".yaml", load_sample) >= 10);
 }
 
 /* A file loaded by path is named by that path. */
 static void test_load_file_names_path(void **state)
 {
-	char *path = top_path("tests/data/themes/unknown-role.yaml");
+	char *path = expect_top_path("tests/data/themes/unknown-role.yaml");
 	struct theme t;
 	char *errs = NULL;
 	char want[4200];
@@ -715,8 +631,8 @@ static void test_load_file_names_path(void **state)
 
 static void test_missing_and_unreadable(void **state)
 {
-	char *dir = top_path("themes");
-	char *tdir = top_path("tests");
+	char *dir = expect_top_path("themes");
+	char *tdir = expect_top_path("tests");
 	struct theme t, def;
 	char *errs = NULL;
 	char want[4200];
@@ -802,7 +718,7 @@ static void test_too_many_errors(void **state)
 	for (int i = 0; i < 5000; i++)
 		len += (size_t)snprintf(yaml + len, cap - len, "  nromal%d: {}\n", i);
 	assert_int_equal(theme_load_buffer(&t, "many.yaml", yaml, len, &errs), -1);
-	assert_int_equal(count_lines(errs), 101);
+	assert_int_equal(expect_count_lines(errs), 101);
 	assert_contains(errs, "many.yaml: too many errors, stopped after 100 — fix these first\n");
 	free(errs);
 	free(yaml);
