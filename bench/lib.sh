@@ -20,13 +20,13 @@ trap bench_cleanup EXIT INT TERM
 psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres -d postgres "$@"; }
 
 bench_start() {
-	build=$1; secs=$2
+	build=$1; load_secs=$2
 	dir=$(mktemp -d /tmp/cockpit-bench.XXXXXX)
 	chmod 755 "$dir"
 	sh "$bench_top/tests/lib/pgcluster.sh" start "$dir" "pg_stat_statements.track_planning = on" >/dev/null
 	. "$dir/env"
 	"$PGBIN/pgbench" -q -i -s 10 -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1
-	"$PGBIN/pgbench" -c 8 -j 2 -T "$secs" -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1 &
+	"$PGBIN/pgbench" -c 8 -j 2 -T "$load_secs" -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1 &
 	bench_pids="$bench_pids $!"
 	"$build/bench/bench_load" "$COCKPIT_TEST_DSN" 200 --chain >"$dir/load.out" 2>&1 &
 	bench_pids="$bench_pids $!"

@@ -15,7 +15,7 @@ sock="cockpit-bench-$$"
 tm() { tmux -L "$sock" -f /dev/null "$@"; }
 out="$dir/tty.out"
 t0=$(date +%s%N)
-tm new-session -d -s b -x 200 -y 50 "script -q -f -O $out -c \"$bench_top/cockpit -d '$dsn'\" /dev/null"
+tm new-session -d -s b -x 200 -y 50 "script -q -f -c \"$bench_top/cockpit -d '$dsn'\" $out"
 # Time to first screen with data: the header shows the server version.
 while ! tm capture-pane -t b -p | grep -q "PostgreSQL 15"; do
 	sleep 0.01

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,9 @@ int main(int argc, char **argv)
 	const char *cmdname;
 	int opt, rc;
 
+	/* One malloc arena for all threads: the collector's allocations would
+	 * otherwise sit in an arena of their own and raise the resident set. */
+	mallopt(M_ARENA_MAX, 1);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:d:t:o:hV", longopts, NULL)) != -1) {
 		switch (opt) {

@@ -700,8 +700,10 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 		c->backoff_ms = 0;
 		c->last_error[0] = '\0';
 	}
-	slow = force_slow || !c->slow ||
-	       now - c->last_slow_ms >= (c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000);
+	/* The very first refresh is fast-only so the first screen shows at once;
+	 * the thread runs the slow one right after it (see collector_main). */
+	slow = force_slow || (!c->slow && c->seq > 0) ||
+	       (c->slow && now - c->last_slow_ms >= (c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000));
 	read_log = slow && strcmp(c->server_log, "auto") == 0;
 
 	strbuf_init(&logsql, 0);
@@ -801,7 +803,9 @@ static void *collector_main(void *arg)
 
 			(void)w; /* a full pipe already means "wake up" */
 		}
-		deadline = start + c->period_ms;
+		/* Right after the first (fast-only) snapshot, read the slow data
+		 * without waiting a period. */
+		deadline = s->connected && !c->slow ? start : start + c->period_ms;
 		while (!c->stop && clock_mono_ms() < deadline) {
 			struct timespec ts;
 			int64_t left = deadline - clock_mono_ms();
@@ -814,7 +818,8 @@ static void *collector_main(void *arg)
 				ts.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
-			deadline = start + c->period_ms; /* the period may have changed */
+			if (c->slow)
+				deadline = start + c->period_ms; /* the period may have changed */
 		}
 		pthread_mutex_unlock(&c->lock);
 		snapshot_unref(old); /* outside the lock: freeing may take a while */

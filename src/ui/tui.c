@@ -346,8 +346,10 @@ static void draw_header(struct tui *t, const struct view *v)
 		   snapshot_age_s(s) * 1000 > 2.0 * collector_period(t->o->collector) + 500) {
 		snprintf(buf, sizeof(buf), "  STALE: no new data for %s", age);
 		canvas_text(c, x, 0, -1, THEME_STALE, buf);
-	} else {
-		snprintf(buf, sizeof(buf), "  age %s", age);
+	} else if (!t->o->replay) {
+		/* Sub-second ages would repaint the header every frame for nothing. */
+		snprintf(buf, sizeof(buf), "  %s%s", snapshot_age_s(s) < 1.0 ? "live" : "age ",
+			 snapshot_age_s(s) < 1.0 ? "" : age);
 		canvas_text(c, x, 0, -1, THEME_HEADER, buf);
 	}
 }
