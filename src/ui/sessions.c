@@ -108,8 +108,21 @@ static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t siz
 			*role = THEME_WARN;
 		return fmt_duration(since(x->xact_start, st->now), buf, size);
 	case C_QAGE:
-		if (!x->state || strcmp(x->state, "active") != 0)
-			return fmt_duration(since(x->state_change, st->now), buf, size);
+		if (!x->state || strcmp(x->state, "active") != 0) {
+			/* How long a session has been idle matters to the minute,
+			 * not the second: a coarse age keeps 200 idle rows from
+			 * repainting every refresh. */
+			double idle = since(x->state_change, st->now);
+
+			*role = THEME_DIM;
+			if (idle >= 60) {
+				snprintf(buf, size, "%.0fm", idle / 60 < 60 ? idle / 60 - 0.5 : 0);
+				if (idle >= 3600)
+					return fmt_duration(idle, buf, size);
+				return buf;
+			}
+			return fmt_duration(idle, buf, size);
+		}
 		if (since(x->query_start, st->now) > 5)
 			*role = THEME_WARN;
 		return fmt_duration(since(x->query_start, st->now), buf, size);
