@@ -211,23 +211,7 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 		snprintf(t2, sizeof(t2), "queryid %lld  %s@%s", (long long)x->queryid,
 			 x->user ? x->user : "?", x->database ? x->database : "?");
 		screen_title(c, r.x, y++, r.w, t2);
-		for (int line = 0; line < detail - 1 && *q; line++) {
-			int w = r.w - 2, n = 0, cells = 0;
-			char buf[1024];
-
-			while (q[n] && q[n] != '\n' && cells < w && n < (int)sizeof(buf) - 4) {
-				n++;
-				while ((q[n] & 0xC0) == 0x80)
-					n++;
-				cells++;
-			}
-			memcpy(buf, q, (size_t)n);
-			buf[n] = '\0';
-			canvas_text(c, r.x + 1, y++, w, THEME_NORMAL, buf);
-			q += n;
-			if (*q == '\n')
-				q++;
-		}
+		screen_wrap(c, r.x + 1, y, r.w - 2, detail - 1, THEME_NORMAL, q);
 	}
 	if (lower)
 		draw_long_running(s, v, c, (struct canvas_rect){ r.x, r.y + r.h - lower, r.w, lower });

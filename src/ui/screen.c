@@ -3,6 +3,8 @@
  */
 #include "ui/screen.h"
 
+#include <string.h>
+
 #include "ui/table.h"
 
 void screen_title(struct canvas *c, int x, int y, int w, const char *title)
@@ -42,4 +44,32 @@ bool screen_table_click(struct table *t, int x, int y)
 	default:
 		return false;
 	}
+}
+
+int screen_wrap(struct canvas *c, int x, int y, int w, int max_lines, enum theme_role role,
+		const char *text)
+{
+	const char *q = text ? text : "";
+	int lines = 0;
+
+	while (*q && lines < max_lines && w > 0) {
+		char buf[1024];
+		int n = 0, cells = 0;
+
+		/* Up to w code points (canvas_text cuts wide ones). */
+		while (q[n] && q[n] != '\n' && cells < w && n < (int)sizeof(buf) - 8) {
+			n++;
+			while ((q[n] & 0xC0) == 0x80)
+				n++;
+			cells++;
+		}
+		memcpy(buf, q, (size_t)n);
+		buf[n] = '\0';
+		canvas_text(c, x, y + lines, w, role, buf);
+		lines++;
+		q += n;
+		if (*q == '\n')
+			q++;
+	}
+	return lines;
 }

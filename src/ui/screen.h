@@ -85,6 +85,11 @@ struct table;
 bool screen_table_key(struct table *t, int key);
 bool screen_table_click(struct table *t, int x, int y);
 
+/* Draw text wrapped at w cells (and at its newlines) from (x, y), at most
+ * max_lines lines; returns the lines used. */
+int screen_wrap(struct canvas *c, int x, int y, int w, int max_lines, enum theme_role role,
+		const char *text);
+
 /* Draw a one-line section title with a rule to the right edge. */
 void screen_title(struct canvas *c, int x, int y, int w, const char *title);
 

@@ -228,26 +228,7 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 			 x->user ? x->user : "-", x->database ? x->database : "-",
 			 x->client ? x->client : "", age, x->backend_type ? x->backend_type : "");
 		screen_title(c, r.x, y++, r.w, title);
-		/* The full (collected) query, wrapped. */
-		for (int line = 0; line < 6 && *q; line++, y++) {
-			char buf[1024];
-			int take = 0, cells = 0;
-
-			while (q[take] && q[take] != '\n' && cells < w && take < (int)sizeof(buf) - 4) {
-				int len = 1;
-
-				while ((q[take + len] & 0xC0) == 0x80)
-					len++;
-				take += len;
-				cells++;
-			}
-			memcpy(buf, q, (size_t)take);
-			buf[take] = '\0';
-			canvas_text(c, r.x + 1, y, w, THEME_NORMAL, buf);
-			q += take;
-			if (*q == '\n')
-				q++;
-		}
+		screen_wrap(c, r.x + 1, y, w, 6, THEME_NORMAL, q);
 	}
 }
 

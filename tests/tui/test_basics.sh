@@ -18,6 +18,9 @@ check "sessions screen" tui_wait "QUERY AGE" 3
 tui_keys / c o c k p i t Enter
 check "filter applied" tui_wait "match 'cockpit'" 3
 check "filter shown in the status line" tui_wait "filter: cockpit" 2
+tui_keys Enter
+check "detail pane of the selected session" tui_wait " connected " 3
+tui_keys Enter
 tui_keys / Escape
 sleep 0.3
 check "filter cleared" sh -c "! $TMUX_CMD capture-pane -t t -p | grep -q \"match 'cockpit'\""
