@@ -15,7 +15,7 @@
  *     $(pkg-config --cflags jansson libcrypto) -o fuzz_audit_verify \
  *     tests/fuzz/fuzz_audit_verify.c src/act/audit.c src/core/mem.c \
  *     src/core/strbuf.c src/core/clock.c $(pkg-config --libs jansson libcrypto) -lpthread
- *   ./fuzz_audit_verify -dict=tests/fuzz/audit.dict -max_total_time=60 CORPUS \
+ *   ./fuzz_audit_verify -dict=tests/fuzz/audit_verify.dict -max_total_time=60 CORPUS \
  *     tests/data/audit
  */
 #include "act/audit.h"
