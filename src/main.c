@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "act/audit.h"
 #include "perceive/collector.h"
 #include "perceive/recording.h"
 #include "perceive/snapshot.h"
@@ -59,6 +60,7 @@ static int cmd_record(struct config *cfg, struct options *o);
 static int cmd_check_config(struct config *cfg, struct options *o);
 static int cmd_replay(struct config *cfg, struct options *o);
 static int cmd_example_config(struct config *cfg, struct options *o);
+static int cmd_audit(struct config *cfg, struct options *o);
 
 static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
@@ -71,6 +73,8 @@ static const struct command commands[] = {
 	  "validate the configuration; every problem with file:line:column and the fix" },
 	{ "example-config", cmd_example_config, "example-config",
 	  "print a configuration documenting every key with its default" },
+	{ "audit", cmd_audit, "audit verify [FILE]",
+	  "check the audit log's hash chain (default: paths.audit_log); names the first broken record" },
 };
 
 static void usage(FILE *f)
@@ -263,6 +267,15 @@ static int cmd_replay(struct config *cfg, struct options *o)
 	return rc;
 }
 
+static int cmd_audit(struct config *cfg, struct options *o)
+{
+	if (o->nargs < 1 || strcmp(o->args[0], "verify") != 0 || o->nargs > 2) {
+		fprintf(stderr, "cockpit: usage: cockpit audit verify [FILE]\n");
+		return EXIT_USAGE;
+	}
+	return audit_cmd_verify(o->nargs == 2 ? o->args[1] : cfg->audit_log);
+}
+
 static int cmd_example_config(struct config *cfg, struct options *o)
 {
 	(void)cfg;
@@ -354,7 +367,7 @@ int main(int argc, char **argv)
 		}
 		o.args = argv + optind + 1;
 		o.nargs = argc - optind - 1;
-		if (o.nargs > 0 && cmd->run != cmd_replay) {
+		if (o.nargs > 0 && cmd->run != cmd_replay && cmd->run != cmd_audit) {
 			fprintf(stderr, "cockpit: %s: unexpected argument '%s' (see 'cockpit --help')\n",
 				cmd->name, o.args[0]);
 			return EXIT_USAGE;

@@ -320,10 +320,13 @@ static void draw_header(struct tui *t, const struct view *v)
 	canvas_fill(c, 0, 0, c->w, THEME_HEADER, ' ');
 	x = canvas_text(c, 0, 0, -1, THEME_HEADER, " cockpit ");
 	if (s) {
-		snprintf(buf, sizeof(buf), "%s%s%s", s->target ? s->target : "?",
-			 s->server.version ? "  PostgreSQL " : "",
-			 s->server.version ? s->server.version : "");
-		x += canvas_text(c, x, 0, c->w / 2, THEME_HEADER, buf);
+		/* "15.18 (Debian 15.18-0+deb12u1)": the number is what matters. */
+		int vlen = s->server.version ? (int)strcspn(s->server.version, " ") : 0;
+
+		snprintf(buf, sizeof(buf), "PostgreSQL %.*s  ", vlen, s->server.version ? s->server.version : "");
+		if (vlen)
+			x += canvas_text(c, x, 0, -1, THEME_HEADER, buf);
+		x += canvas_text(c, x, 0, c->w / 3, THEME_HEADER, s->target ? s->target : "?");
 	}
 	snprintf(buf, sizeof(buf), "  mode %s", config_mode_name(v->cfg->mode));
 	x += canvas_text(c, x, 0, -1, THEME_HEADER, buf);
