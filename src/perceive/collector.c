@@ -682,6 +682,7 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	char err[512];
 	int64_t t0, now = clock_mono_ms();
 	size_t nq = 0;
+	int64_t slow_period;
 	bool slow, read_log;
 	enum pgconn_status st;
 
@@ -702,8 +703,12 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	}
 	/* The very first refresh is fast-only so the first screen shows at once;
 	 * the thread runs the slow one right after it (see collector_main). */
-	slow = force_slow || (!c->slow && c->seq > 0) ||
-	       (c->slow && now - c->last_slow_ms >= (c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000));
+	slow_period = c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000;
+	/* Deltas need two samples: take the second one soon, not a whole slow
+	 * period after the first. */
+	if (c->slow && c->slow->statements_window_s <= 0 && slow_period > 2000)
+		slow_period = 2000;
+	slow = force_slow || (!c->slow && c->seq > 0) || (c->slow && now - c->last_slow_ms >= slow_period);
 	read_log = slow && strcmp(c->server_log, "auto") == 0;
 
 	strbuf_init(&logsql, 0);

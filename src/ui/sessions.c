@@ -99,10 +99,13 @@ static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t siz
 	case C_WAIT:
 		if (!x->wait_event)
 			return "";
-		snprintf(buf, size, "%s:%s", x->wait_event_type ? x->wait_event_type : "", x->wait_event);
-		if (x->wait_event_type && strcmp(x->wait_event_type, "Lock") == 0)
+		/* Event names are unique; only a lock wait says what kind. */
+		if (x->wait_event_type && strcmp(x->wait_event_type, "Lock") == 0) {
 			*role = THEME_STATE_WAITING;
-		return buf;
+			snprintf(buf, size, "Lock:%s", x->wait_event);
+			return buf;
+		}
+		return x->wait_event;
 	case C_XACT:
 		if (since(x->xact_start, st->now) > 60)
 			*role = THEME_WARN;
