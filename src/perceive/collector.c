@@ -706,7 +706,7 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	slow_period = c->cfg->slow_refresh_ms > 0 ? c->cfg->slow_refresh_ms : 10000;
 	/* Deltas need two samples: take the second one soon, not a whole slow
 	 * period after the first. */
-	if (c->slow && c->slow->statements_window_s <= 0 && slow_period > 2000)
+	if (c->pgss_version && c->slow && c->slow->statements_window_s <= 0 && slow_period > 2000)
 		slow_period = 2000;
 	slow = force_slow || (!c->slow && c->seq > 0) || (c->slow && now - c->last_slow_ms >= slow_period);
 	read_log = slow && strcmp(c->server_log, "auto") == 0;
