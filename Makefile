@@ -8,6 +8,7 @@
 #                   with -Werror, the threaded tests under TSan
 #   make demo       scratch PostgreSQL with live incidents, cockpit opened on it
 #   make bench      benchmarks (bench/)
+#   make fuzz       libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; needs clang
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined | thread,
@@ -109,6 +110,81 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(QCC)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(COCKPIT_LIBS)
 
 test-bins: $(BIN) $(UNIT_BINS) $(ITEST_BINS)
+
+# ---- fuzzing -----------------------------------------------------------------
+#
+#   make fuzz         build every tests/fuzz/fuzz_NAME.c with clang + libFuzzer
+#                     (build/fuzz/fuzz_NAME, against build/fuzz/libcockpit.a) and
+#                     run each in turn for FUZZ_SECONDS; prints runs, seconds and
+#                     crashes per harness; any crash fails and names the input to
+#                     copy to tests/fuzz/regress/NAME/
+#   make fuzz-build   only build them
+#   make check        replays tests/fuzz/corpus/NAME and tests/fuzz/regress/NAME
+#                     through each harness built by $(CC) without libFuzzer
+#                     (BUILD/tests/fuzz/replay_NAME = harness + replay_main.c)
+#
+# Seeds: tests/fuzz/corpus/NAME (committed, read only); what the fuzzer learns
+# goes to build/fuzz/corpus/NAME, crash inputs to build/fuzz/artifacts/NAME;
+# tests/fuzz/NAME.dict is passed as -dict= when it exists.
+# Knobs: FUZZ_SECONDS (60), FUZZ_ONLY="NAME..." (a subset), FUZZ_CC (clang),
+# FUZZ_CFLAGS (-g -O1), FUZZ_SANITIZE (address,undefined), FUZZ_ARGS (more
+# libFuzzer flags, e.g. -jobs=2 -workers=2).
+
+FUZZ_CC       ?= clang
+FUZZ_CFLAGS   ?= -g -O1
+FUZZ_SANITIZE ?= address,undefined
+FUZZ_SECONDS  ?= 60
+FUZZ_ARGS     ?=
+FUZZ_DIR      := build/fuzz
+FUZZ_NAMES    := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_ONLY     ?= $(FUZZ_NAMES)
+FUZZ_BINS     := $(FUZZ_ONLY:%=$(FUZZ_DIR)/fuzz_%)
+# The harnesses need no curses screen loop: everything else, in one archive.
+FUZZ_LIB_SRCS := $(filter-out src/ui/tui.c,$(LIB_SRCS))
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_LIB      := $(FUZZ_DIR)/libcockpit.a
+FUZZ_ALL_CFLAGS = $(COCKPIT_CPPFLAGS) $(PKG_CFLAGS) $(COCKPIT_WARN) \
+	-fsanitize=$(FUZZ_SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	$(CPPFLAGS) $(FUZZ_CFLAGS)
+FUZZ_REPLAY_MAIN := $(BUILD)/tests/fuzz/replay_main.o
+FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
+
+.PHONY: fuzz fuzz-build
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) '$(FUZZ_ARGS)' $(FUZZ_ONLY)
+
+fuzz-build: $(FUZZ_BINS)
+	@:
+
+# Library code: coverage-instrumented for libFuzzer, no main().
+$(FUZZ_DIR)/src/%.o: src/%.c
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -Itests -fsanitize=fuzzer $(LDFLAGS) \
+		-o $@ $< $(FUZZ_LIB) $(COCKPIT_LIBS)
+
+# Regression replay: the same harnesses, the build's compiler and sanitizers.
+$(FUZZ_REPLAY_MAIN): tests/fuzz/replay_main.c
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c $(FUZZ_REPLAY_MAIN) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) \
+		-o $@ $< $(FUZZ_REPLAY_MAIN) $(LIB) $(COCKPIT_LIBS)
+
+test-bins: $(FUZZ_REPLAY_BINS)
+
+# ---- end of fuzzing -----------------------------------------------------------
 
 deps:
 	$(Q)sh scripts/deps.sh

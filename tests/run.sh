@@ -4,7 +4,9 @@
 #   tests/run.sh BUILD_SAN [BUILD_TSAN]   unit + integration (+ TSan pass)
 #   tests/run.sh --unit-only BUILD        unit tests of one build
 #
-# Unit tests are cmocka binaries in BUILD/tests/unit. Integration tests
+# Unit tests are cmocka binaries in BUILD/tests/unit; fuzz-replay/NAME runs
+# BUILD/tests/fuzz/replay_NAME over tests/fuzz/{corpus,regress}/NAME (the
+# fuzzers' seeds and crash inputs, no libFuzzer needed). Integration tests
 # (BUILD/tests/integration, tests/tui/*.sh) need a real PostgreSQL 15: this
 # script starts one throwaway cluster (tests/lib/pgcluster.sh) and exports
 # COCKPIT_TEST_DSN, COCKPIT_TEST_PGDATA, COCKPIT_BIN for them.
@@ -45,6 +47,29 @@ for t in "$top/$san"/tests/unit/test_*; do
 	run_one "unit/$(basename "$t")" "$t"
 done
 
+# Fuzz regression replay (no libFuzzer needed): each harness, built by the
+# normal compiler with the build's sanitizers, over its committed seeds and
+# the inputs that once broke it (tests/fuzz/{corpus,regress}/NAME).
+fuzz_replay() { # build-dir test-name-prefix
+	fr_build=$1 fr_prefix=$2
+	for h in "$top/$fr_build"/tests/fuzz/replay_*; do
+		[ -x "$h" ] || continue
+		name=${h##*/replay_}
+		case $name in *.*) continue ;; esac # replay_main.o, *.d
+		set --
+		for d in "$top/tests/fuzz/corpus/$name" "$top/tests/fuzz/regress/$name"; do
+			[ -d "$d" ] && set -- "$@" "$d"
+		done
+		if [ $# -eq 0 ]; then
+			run_one "${fr_prefix}fuzz-replay/$name" sh -c \
+				"echo 'no tests/fuzz/corpus/$name: commit a few seed inputs'; false"
+			continue
+		fi
+		run_one "${fr_prefix}fuzz-replay/$name" "$h" "$@"
+	done
+}
+fuzz_replay "$san" ""
+
 if [ $unit_only -eq 0 ]; then
 	cluster=$(mktemp -d /tmp/cockpit-test.XXXXXX)
 	chmod 755 "$cluster"
@@ -75,6 +100,7 @@ if [ $unit_only -eq 0 ]; then
 				case "$t" in */tests/integration/*) kind=integration ;; *) kind=unit ;; esac
 				run_one "tsan/$kind/$(basename "$t")" "$t"
 			done
+			fuzz_replay "$tsan" "tsan/"
 			for t in "$top"/tests/tui/test_*.sh; do
 				[ -f "$t" ] || continue
 				run_one "tsan/tui/$(basename "$t")" bash "$t"
