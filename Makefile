@@ -37,7 +37,9 @@ PGQ_LIBS   := -lpg_query
 
 COCKPIT_CPPFLAGS := -D_GNU_SOURCE -DCOCKPIT_VERSION='"$(VERSION)"' \
 	-DCOCKPIT_DATADIR='"$(DATADIR)"' -Isrc -MMD -MP
-COCKPIT_LIBS := $(PKG_LIBS) $(PGQ_LIBS) -lpthread -lm
+# libc before libpg_query: libpg_query exports its own strnlen, which would
+# otherwise be bound (and the library loaded) though nothing calls it yet.
+COCKPIT_LIBS := $(PKG_LIBS) -lc $(PGQ_LIBS) -lpthread -lm
 
 comma := ,
 ifeq ($(SANITIZE),)

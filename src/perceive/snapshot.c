@@ -7,6 +7,7 @@
  */
 #include "perceive/snapshot.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,7 +364,7 @@ json_t *snapshot_to_json(const struct snapshot *s)
 	json_object_set_new(o, "connected", json_boolean(s->connected));
 	json_object_set_new(o, "error", jstr(s->error));
 	json_object_set_new(o, "collected_at",
-			    s->collected_at > 0 ? json_string(clock_format_rfc3339(
+			    s->collected_at > 0 && s->collected_at < 1e11 ? json_string(clock_format_rfc3339(
 				    (int64_t)(s->collected_at * 1e6), ts, sizeof(ts)))
 						: json_null());
 	json_object_set_new(o, "collected_at_epoch", jtime(s->collected_at));
@@ -476,6 +477,31 @@ static double rnum(struct reader *r, json_t *o, const char *key, const char *pat
 	return json_number_value(v);
 }
 
+/* Integers: a JSON number that does not fit the C type is an error, never a
+ * cast with undefined behaviour (recordings are files anyone can hand us). */
+static int64_t rinteger(struct reader *r, json_t *o, const char *key, const char *path,
+			int64_t dflt, double min, double max)
+{
+	json_t *v = json_object_get(o, key);
+	double d;
+
+	if (!v || json_is_null(v))
+		return dflt;
+	d = json_is_integer(v) ? (double)json_integer_value(v) : json_number_value(v);
+	if (!json_is_number(v) || isnan(d) || d < min || d > max) {
+		char p[160];
+
+		snprintf(p, sizeof(p), "%s.%s", path, key);
+		rfail(r, p, json_is_number(v) ? "number out of range" : "expected a number or null");
+		return dflt;
+	}
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+}
+
+#define RINT(r, o, key, path, dflt) ((int)rinteger(r, o, key, path, dflt, INT_MIN, INT_MAX))
+#define RI64(r, o, key, path, dflt) rinteger(r, o, key, path, dflt, -9.2e18, 9.2e18)
+#define RU64(r, o, key, path, dflt) ((uint64_t)rinteger(r, o, key, path, dflt, 0, 9.2e18))
+
 static bool rbool(struct reader *r, json_t *o, const char *key, const char *path)
 {
 	json_t *v = json_object_get(o, key);
@@ -527,8 +553,8 @@ static void read_sessions(struct reader *r, json_t *o)
 		}
 		if (!json_is_integer(json_object_get(e, "pid")))
 			rfail(r, "sessions[].pid", "expected an integer");
-		x->pid = (int)rnum(r, e, "pid", p, 0);
-		x->leader_pid = (int)rnum(r, e, "leader_pid", p, 0);
+		x->pid = RINT(r, e, "pid", p, 0);
+		x->leader_pid = RINT(r, e, "leader_pid", p, 0);
 		x->user = rstr(r, e, "user", p);
 		x->database = rstr(r, e, "database", p);
 		x->application = rstr(r, e, "application", p);
@@ -541,7 +567,7 @@ static void read_sessions(struct reader *r, json_t *o)
 		x->xact_start = rnum(r, e, "xact_start", p, 0);
 		x->query_start = rnum(r, e, "query_start", p, 0);
 		x->state_change = rnum(r, e, "state_change", p, 0);
-		x->xmin_age = (int64_t)rnum(r, e, "xmin_age", p, -1);
+		x->xmin_age = RI64(r, e, "xmin_age", p, -1);
 		x->query = rstr(r, e, "query", p);
 		x->agent_id = rstr(r, e, "agent_id", p);
 		x->task_id = rstr(r, e, "task_id", p);
@@ -569,8 +595,8 @@ static void read_locks(struct reader *r, json_t *o)
 			rfail(r, p, "expected an object");
 			return;
 		}
-		x->waiter = (int)rnum(r, e, "waiter", p, -1);
-		x->blocker = (int)rnum(r, e, "blocker", p, -1);
+		x->waiter = RINT(r, e, "waiter", p, -1);
+		x->blocker = RINT(r, e, "blocker", p, -1);
 		if (x->waiter < 0 || x->blocker < 0)
 			rfail(r, "lock_graph.edges[].waiter/blocker", "expected pids (integers >= 0)");
 		kind = rstr(r, e, "kind", p);
@@ -633,21 +659,21 @@ static void read_disk(struct reader *r, json_t *o)
 		x->fs_known = rbool(r, fs, "known", "disk.filesystem");
 		x->fs_path = rstr(r, fs, "path", "disk.filesystem");
 		x->fs_source = rstr(r, fs, "source", "disk.filesystem");
-		x->fs_total_bytes = (int64_t)rnum(r, fs, "total_bytes", "disk.filesystem", 0);
-		x->fs_used_bytes = (int64_t)rnum(r, fs, "used_bytes", "disk.filesystem", 0);
-		x->fs_avail_bytes = (int64_t)rnum(r, fs, "avail_bytes", "disk.filesystem", 0);
+		x->fs_total_bytes = RI64(r, fs, "total_bytes", "disk.filesystem", 0);
+		x->fs_used_bytes = RI64(r, fs, "used_bytes", "disk.filesystem", 0);
+		x->fs_avail_bytes = RI64(r, fs, "avail_bytes", "disk.filesystem", 0);
 	}
-	x->wal_bytes = (int64_t)rnum(r, d, "wal_bytes", "disk", -1);
-	x->wal_files = (int64_t)rnum(r, d, "wal_files", "disk", 0);
-	x->log_bytes = (int64_t)rnum(r, d, "log_bytes", "disk", -1);
-	x->log_files = (int64_t)rnum(r, d, "log_files", "disk", 0);
-	x->temp_bytes = (int64_t)rnum(r, d, "temp_bytes", "disk", -1);
-	x->temp_files = (int64_t)rnum(r, d, "temp_files", "disk", 0);
+	x->wal_bytes = RI64(r, d, "wal_bytes", "disk", -1);
+	x->wal_files = RI64(r, d, "wal_files", "disk", 0);
+	x->log_bytes = RI64(r, d, "log_bytes", "disk", -1);
+	x->log_files = RI64(r, d, "log_files", "disk", 0);
+	x->temp_bytes = RI64(r, d, "temp_bytes", "disk", -1);
+	x->temp_files = RI64(r, d, "temp_files", "disk", 0);
 	x->collected_at = rnum(r, d, "collected_at", "disk", 0);
 	x->databases = rarray(r, d, "databases", sizeof(*x->databases), &x->ndatabases, &arr);
 	json_array_foreach(arr, i, e) {
 		x->databases[i].name = rstr(r, e, "name", "disk.databases[]");
-		x->databases[i].bytes = (int64_t)rnum(r, e, "bytes", "disk.databases[]", 0);
+		x->databases[i].bytes = RI64(r, e, "bytes", "disk.databases[]", 0);
 	}
 	x->slots = rarray(r, d, "replication_slots", sizeof(*x->slots), &x->nslots, &arr);
 	json_array_foreach(arr, i, e) {
@@ -656,7 +682,7 @@ static void read_disk(struct reader *r, json_t *o)
 		x->slots[i].name = rstr(r, e, "name", p);
 		x->slots[i].type = rstr(r, e, "type", p);
 		x->slots[i].active = rbool(r, e, "active", p);
-		x->slots[i].retained_bytes = (int64_t)rnum(r, e, "retained_bytes", p, -1);
+		x->slots[i].retained_bytes = RI64(r, e, "retained_bytes", p, -1);
 		x->slots[i].wal_status = rstr(r, e, "wal_status", p);
 	}
 	x->tables = rarray(r, d, "tables", sizeof(*x->tables), &x->ntables, &arr);
@@ -666,9 +692,9 @@ static void read_disk(struct reader *r, json_t *o)
 
 		t->schema = rstr(r, e, "schema", p);
 		t->name = rstr(r, e, "name", p);
-		t->total_bytes = (int64_t)rnum(r, e, "total_bytes", p, 0);
-		t->live_tuples = (int64_t)rnum(r, e, "live_tuples", p, 0);
-		t->dead_tuples = (int64_t)rnum(r, e, "dead_tuples", p, 0);
+		t->total_bytes = RI64(r, e, "total_bytes", p, 0);
+		t->live_tuples = RI64(r, e, "live_tuples", p, 0);
+		t->dead_tuples = RI64(r, e, "dead_tuples", p, 0);
 		t->dead_ratio = rnum(r, e, "dead_ratio", p, 0);
 		t->last_vacuum = rnum(r, e, "last_vacuum", p, 0);
 		t->last_autovacuum = rnum(r, e, "last_autovacuum", p, 0);
@@ -688,11 +714,11 @@ static void read_agents(struct reader *r, json_t *o)
 		const char *p = "agents[]";
 
 		a->agent_id = rstr(r, e, "agent_id", p);
-		a->sessions = (int)rnum(r, e, "sessions", p, 0);
-		a->active = (int)rnum(r, e, "active", p, 0);
-		a->idle = (int)rnum(r, e, "idle", p, 0);
-		a->idle_in_transaction = (int)rnum(r, e, "idle_in_transaction", p, 0);
-		a->waiting = (int)rnum(r, e, "waiting", p, 0);
+		a->sessions = RINT(r, e, "sessions", p, 0);
+		a->active = RINT(r, e, "active", p, 0);
+		a->idle = RINT(r, e, "idle", p, 0);
+		a->idle_in_transaction = RINT(r, e, "idle_in_transaction", p, 0);
+		a->waiting = RINT(r, e, "waiting", p, 0);
 		a->longest_idle_in_xact_s = rnum(r, e, "longest_idle_in_xact_s", p, 0);
 		a->longest_query_s = rnum(r, e, "longest_query_s", p, 0);
 		a->task_id = rstr(r, e, "task_id", p);
@@ -715,7 +741,7 @@ static void read_deadlocks(struct reader *r, json_t *o)
 		const char *p = "deadlocks[]";
 
 		d->at = rnum(r, e, "at", p, 0);
-		d->pid = (int)rnum(r, e, "pid", p, 0);
+		d->pid = RINT(r, e, "pid", p, 0);
 		d->user = rstr(r, e, "user", p);
 		d->database = rstr(r, e, "database", p);
 		d->application = rstr(r, e, "application", p);
@@ -726,13 +752,13 @@ static void read_deadlocks(struct reader *r, json_t *o)
 			struct snap_deadlock_proc *x = &d->procs[k];
 			const char *pp = "deadlocks[].processes[]";
 
-			x->pid = (int)rnum(r, pe, "pid", pp, 0);
+			x->pid = RINT(r, pe, "pid", pp, 0);
 			x->mode = rstr(r, pe, "mode", pp);
 			x->locktype = rstr(r, pe, "locktype", pp);
 			x->object = rstr(r, pe, "object", pp);
 			x->relation = rstr(r, pe, "relation", pp);
-			x->xid = (uint64_t)rnum(r, pe, "xid", pp, 0);
-			x->blocked_by = (int)rnum(r, pe, "blocked_by", pp, 0);
+			x->xid = RU64(r, pe, "xid", pp, 0);
+			x->blocked_by = RINT(r, pe, "blocked_by", pp, 0);
 			x->statement = rstr(r, pe, "statement", pp);
 		}
 	}
@@ -768,15 +794,15 @@ struct snapshot *snapshot_from_json(json_t *j, char *err, size_t errlen)
 		const char *p = "server";
 
 		s->server.version = rstr(&r, srv, "version", p);
-		s->server.version_num = (int)rnum(&r, srv, "version_num", p, 0);
-		s->server.max_connections = (int)rnum(&r, srv, "max_connections", p, 0);
+		s->server.version_num = RINT(&r, srv, "version_num", p, 0);
+		s->server.max_connections = RINT(&r, srv, "max_connections", p, 0);
 		s->server.in_recovery = rbool(&r, srv, "in_recovery", p);
 		s->server.replication_lag_s = rnum(&r, srv, "replication_lag_s", p, -1);
 		s->server.tps = rnum(&r, srv, "tps", p, -1);
 		s->server.cache_hit_ratio = rnum(&r, srv, "cache_hit_ratio", p, -1);
-		s->server.xact_total = (int64_t)rnum(&r, srv, "xact_total", p, 0);
-		s->server.blks_hit = (int64_t)rnum(&r, srv, "blks_hit", p, 0);
-		s->server.blks_read = (int64_t)rnum(&r, srv, "blks_read", p, 0);
+		s->server.xact_total = RI64(&r, srv, "xact_total", p, 0);
+		s->server.blks_hit = RI64(&r, srv, "blks_hit", p, 0);
+		s->server.blks_read = RI64(&r, srv, "blks_read", p, 0);
 		s->server.now = rnum(&r, srv, "now", p, 0);
 	}
 	read_sessions(&r, j);
@@ -793,9 +819,9 @@ struct snapshot *snapshot_from_json(json_t *j, char *err, size_t errlen)
 	}
 	col = json_object_get(j, "collector");
 	if (json_is_object(col)) {
-		s->stats.seq = (int64_t)rnum(&r, col, "seq", "collector", 0);
-		s->stats.round_trips = (int)rnum(&r, col, "round_trips", "collector", 0);
-		s->stats.statements = (int)rnum(&r, col, "statements", "collector", 0);
+		s->stats.seq = RI64(&r, col, "seq", "collector", 0);
+		s->stats.round_trips = RINT(&r, col, "round_trips", "collector", 0);
+		s->stats.statements = RINT(&r, col, "statements", "collector", 0);
 		s->stats.fast_ms = rnum(&r, col, "fast_ms", "collector", 0);
 		s->stats.slow_ms = rnum(&r, col, "slow_ms", "collector", 0);
 		s->stats.slow_refreshed = rbool(&r, col, "slow_refreshed", "collector");

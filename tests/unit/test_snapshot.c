@@ -117,6 +117,9 @@ static void test_from_json_errors(void **state)
 		{ "{\"version\":1,\"sessions\":[{\"pid\":1,\"user\":5}]}", "sessions[].user" },
 		{ "{\"version\":1,\"sessions\":[],\"lock_graph\":{\"edges\":[{\"waiter\":-1}]}}", "waiter" },
 		{ "{\"version\":1,\"sessions\":[],\"disk\":[]}", "field 'disk'" },
+		{ "{\"version\":1,\"sessions\":[{\"pid\":9223372036854775807}]}", "sessions[].pid': number out of range" },
+		{ "{\"version\":1,\"sessions\":[],\"disk\":{\"wal_bytes\":1e19}}", "disk.wal_bytes': number out of range" },
+		{ "{\"version\":1,\"sessions\":[],\"deadlocks\":[{\"processes\":[{\"xid\":-1}]}]}", "xid': number out of range" },
 	};
 
 	(void)state;
