@@ -47,6 +47,10 @@ BUILD := build/release
 else
 BUILD := build/$(subst $(comma),-,$(SANITIZE))
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+# gcc's "undefined" leaves out float-to-integer overflow; we want it.
+ifneq ($(findstring undefined,$(SANITIZE)),)
+SAN_FLAGS += -fsanitize=float-cast-overflow
+endif
 endif
 
 ALL_CFLAGS  = $(COCKPIT_CPPFLAGS) $(PKG_CFLAGS) $(COCKPIT_WARN) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS)
