@@ -6,13 +6,18 @@ set -u
 : "${COCKPIT_TEST_DSN:?run through tests/run.sh}"
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 SOCK="cockpit-tui-$$"
-TMUX_CMD="tmux -L $SOCK -f /dev/null"
+# A config read before the first session exists: panes stay after their
+# command exits (so its last words and exit can be read), 256 colours.
+TMUX_CONF=$(mktemp /tmp/cockpit-tmux.XXXXXX)
+printf 'set -g remain-on-exit on\nset -g default-terminal xterm-256color\n' >"$TMUX_CONF"
+TMUX_CMD="tmux -L $SOCK -f $TMUX_CONF"
 passed=0
 failed=0
 bg_pids=""
 
 tui_cleanup() {
 	$TMUX_CMD kill-server 2>/dev/null || true
+	rm -f "$TMUX_CONF"
 	for p in $bg_pids; do kill "$p" 2>/dev/null || true; done
 	exec 3>&- 2>/dev/null || true
 }
@@ -26,8 +31,6 @@ tui_start() {
 	w=$1; h=$2; shift 2
 	$TMUX_CMD kill-server 2>/dev/null || true
 	$TMUX_CMD new-session -d -s t -x "$w" -y "$h" "$*"
-	$TMUX_CMD set-option -t t remain-on-exit on >/dev/null
-	$TMUX_CMD set-option -g default-terminal xterm-256color >/dev/null 2>&1 || true
 }
 tui_keys() { $TMUX_CMD send-keys -t t "$@"; }
 tui_screen() { $TMUX_CMD capture-pane -t t -p; }
@@ -38,6 +41,16 @@ tui_wait() {
 	text=$1; secs=${2:-10}; i=0
 	while [ $i -lt $((secs * 10)) ]; do
 		if tui_screen | grep -qF -- "$text"; then return 0; fi
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
+# tui_exited [SECONDS]: wait until the pane's command has exited.
+tui_exited() {
+	secs=${1:-5}; i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		[ "$($TMUX_CMD display-message -p -t t '#{pane_dead}' 2>/dev/null)" = 1 ] && return 0
 		sleep 0.1; i=$((i + 1))
 	done
 	return 1

@@ -42,6 +42,6 @@ check "root above its waiters ($lr < $l1 < $l2)" test "${lr:-99}" -lt "${l1:-0}"
 check "root shown idle in transaction" sh -c "echo \"\$0\" | grep \"^$root \" | grep -q 'idle in transaction'" "$screen"
 check "tab badge counts the waiters" sh -c "echo \"\$0\" | grep -q '3 Locks (2)'" "$screen"
 tui_keys q
-check "q quits" tui_wait "Pane is dead" 5
+check "q quits" tui_exited 10
 exec 3>&-
 finish

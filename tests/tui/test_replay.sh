@@ -26,7 +26,7 @@ check "speed up" tui_wait "REPLAY 2/$n x2 PAUSED" 3
 tui_keys 3
 check "replayed screens work (Locks)" tui_wait "Wait-for graph" 3
 tui_keys q
-check "q quits" tui_wait "Pane is dead" 5
+check "q quits" tui_exited 10
 
 bad=$(mktemp /tmp/cockpit-bad.XXXXXX)
 head -n 2 "$rec" >"$bad"; echo '{"version": 1, "sessions": 5}' >>"$bad"
