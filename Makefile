@@ -196,11 +196,13 @@ deps:
 	$(Q)sh scripts/deps.sh
 
 # make check: the README's test command. Installs what it needs, then runs the
-# whole suite with -Werror under ASan+UBSan, and the threaded tests under TSan.
+# whole suite with -Werror under ASan+UBSan, the threaded tests under TSan, and
+# the unit tests and server-facing commands of the plain build under valgrind.
 check: deps
 	$(Q)$(MAKE) --no-print-directory WERROR=1 SANITIZE=address,undefined test-bins
 	$(Q)$(MAKE) --no-print-directory WERROR=1 SANITIZE=thread test-bins
-	$(Q)sh tests/run.sh build/address-undefined build/thread
+	$(Q)$(MAKE) --no-print-directory WERROR=1 test-bins
+	$(Q)sh tests/run.sh build/address-undefined build/thread build/release
 
 check-unit: test-bins
 	$(Q)sh tests/run.sh --unit-only $(BUILD)

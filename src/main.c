@@ -33,6 +33,8 @@ struct options {
 	bool pretty;
 	bool ascii;
 	const char *theme;
+	const char *executor;     /* --executor CONNINFO */
+	const char *mode;         /* --mode, overrides the configuration's */
 	double window_s;
 	double interval_s;
 	double duration_s;
@@ -98,6 +100,9 @@ static void usage(FILE *f)
 		"      --ascii           plain ASCII line drawing (automatic when the locale is not UTF-8)\n"
 		"      --theme NAME      colour theme from the themes directory (default, light,\n"
 		"                        high-contrast, mono); NO_COLOR is respected\n"
+		"      --mode MODE       observe, shadow, assist or auto (overrides the configuration)\n"
+		"      --executor CONNINFO  the executor's connection (default with -d: the same;\n"
+		"                        with -t: the target's executor_conninfo)\n"
 		"      --interval S      seconds between snapshots (record; default: refresh.fast_ms)\n"
 		"      --duration S      stop after S seconds (record)\n"
 		"  -h, --help            this help\n"
@@ -234,14 +239,31 @@ static int cmd_record(struct config *cfg, struct options *o)
 	return rc;
 }
 
+/* The connections of the live target: -d CONNINFO is used for monitoring
+ * and, when the operator named it on the command line, for the executor
+ * too (--executor CONNINFO overrides); a configured target uses its own
+ * conninfo and executor_conninfo. */
+static void resolve_target(const struct config *cfg, const struct options *o,
+			   struct tui_options *to)
+{
+	const struct config_target *t = o->conninfo ? NULL : config_find_target(cfg, o->target);
+
+	to->conninfo = o->conninfo ? o->conninfo : t ? t->conninfo : NULL;
+	to->password_env = t ? t->password_env : NULL;
+	to->executor_conninfo = o->executor ? o->executor
+				: o->conninfo ? o->conninfo : t ? t->executor_conninfo : NULL;
+	to->executor_password_env = t && !o->executor ? t->executor_password_env : NULL;
+}
+
 static int cmd_tui(struct config *cfg, struct options *o)
 {
 	struct collector *c = open_collector(cfg, o);
-	struct tui_options to = { cfg, c, NULL, o->ascii, o->theme };
+	struct tui_options to = { cfg, c, NULL, o->ascii, o->theme, NULL, NULL, NULL, NULL };
 	int rc;
 
 	if (!c)
 		return EXIT_USAGE;
+	resolve_target(cfg, o, &to);
 	rc = tui_run(&to);
 	collector_free(c);
 	return rc;
@@ -250,7 +272,7 @@ static int cmd_tui(struct config *cfg, struct options *o)
 static int cmd_replay(struct config *cfg, struct options *o)
 {
 	struct recording rec;
-	struct tui_options to = { cfg, NULL, &rec, o->ascii, o->theme };
+	struct tui_options to = { cfg, NULL, &rec, o->ascii, o->theme, NULL, NULL, NULL, NULL };
 	char err[1024];
 	int rc;
 
@@ -294,7 +316,8 @@ static int cmd_check_config(struct config *cfg, struct options *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION, OPT_ASCII, OPT_THEME };
+	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION, OPT_ASCII, OPT_THEME,
+	       OPT_EXECUTOR, OPT_MODE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "dsn", required_argument, NULL, 'd' },
@@ -307,6 +330,8 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "ascii", no_argument, NULL, OPT_ASCII },
 		{ "theme", required_argument, NULL, OPT_THEME },
+		{ "executor", required_argument, NULL, OPT_EXECUTOR },
+		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -332,6 +357,8 @@ int main(int argc, char **argv)
 		case OPT_PRETTY: o.pretty = o.json = true; break;
 		case OPT_ASCII: o.ascii = true; break;
 		case OPT_THEME: o.theme = optarg; break;
+		case OPT_EXECUTOR: o.executor = optarg; break;
+		case OPT_MODE: o.mode = optarg; break;
 		case OPT_WINDOW:
 			if (parse_seconds("--window", optarg, &o.window_s))
 				return EXIT_USAGE;
@@ -378,10 +405,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	config_init_defaults(&cfg);
 	if (!o.config_path)
 		o.config_path = config_default_path(pathbuf, sizeof(pathbuf));
-	if (o.config_path && config_load(&cfg, o.config_path, &errs) != 0) {
+	/* config_load() starts from the defaults itself. */
+	if (!o.config_path)
+		config_init_defaults(&cfg);
+	else if (config_load(&cfg, o.config_path, &errs) != 0) {
 		fprintf(stderr, "%s", errs ? errs : "cockpit: cannot load the configuration\n");
 		if (errs && errs[0] && errs[strlen(errs) - 1] != '\n')
 			fputc('\n', stderr);
@@ -390,6 +419,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(errs);
+	if (o.mode && !config_mode_parse(o.mode, &cfg.mode)) {
+		fprintf(stderr, "cockpit: --mode expects observe, shadow, assist or auto, got '%s'\n",
+			o.mode);
+		config_release(&cfg);
+		return EXIT_USAGE;
+	}
 	rc = cmd ? cmd->run(&cfg, &o) : cmd_tui(&cfg, &o);
 	config_release(&cfg);
 	return rc;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Run the test suite and print one closing line "check: N passed, N failed".
 #
-#   tests/run.sh BUILD_SAN [BUILD_TSAN]   unit + integration (+ TSan pass)
+#   tests/run.sh BUILD_SAN [BUILD_TSAN [BUILD_PLAIN]]
+#                                         unit + integration (+ TSan pass)
+#                                         (+ valgrind pass over BUILD_PLAIN)
 #   tests/run.sh --unit-only BUILD        unit tests of one build
 #
 # Unit tests are cmocka binaries in BUILD/tests/unit; fuzz-replay/NAME runs
@@ -15,6 +17,7 @@ unit_only=0
 if [ "${1:-}" = "--unit-only" ]; then unit_only=1; shift; fi
 san=${1:?build dir}
 tsan=${2:-}
+plain=${3:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0
 failed=0
@@ -105,6 +108,24 @@ if [ $unit_only -eq 0 ]; then
 				[ -f "$t" ] || continue
 				run_one "tsan/tui/$(basename "$t")" bash "$t"
 			done
+		fi
+		if [ -n "$plain" ] && command -v valgrind >/dev/null 2>&1; then
+			# valgrind over the plain (unsanitised) build: every unit test
+			# and the commands that touch a real server, zero leaks and
+			# zero errors (definite and indirect leaks fail).
+			vg="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --suppressions=$top/tests/valgrind.supp"
+			for t in "$top/$plain"/tests/unit/test_*; do
+				[ -x "$t" ] || continue
+				run_one "valgrind/unit/$(basename "$t")" $vg "$t"
+			done
+			vdir=$(mktemp -d /tmp/cockpit-vg.XXXXXX)
+			run_one "valgrind/snapshot" sh -c "$vg '$top/$plain/cockpit' -c /dev/null -d '$COCKPIT_TEST_MONITOR_DSN' snapshot --json --window 0.5 >'$vdir/snap.json' && test -s '$vdir/snap.json'"
+			run_one "valgrind/record+replay-load" sh -c "$vg '$top/$plain/cockpit' -c /dev/null -d '$COCKPIT_TEST_MONITOR_DSN' record -o '$vdir/rec.jsonl' --interval 0.2 --duration 1 && test -s '$vdir/rec.jsonl'"
+			if [ -d "$top/runbooks" ] && "$top/$plain/cockpit" --help 2>/dev/null | grep -q '^  diagnose'; then
+				printf 'paths:\n  runbooks_dir: %s\n  audit_log: %s\n' "$top/runbooks" "$vdir/audit.jsonl" >"$vdir/cockpit.conf"
+				run_one "valgrind/diagnose" sh -c "$vg '$top/$plain/cockpit' -c '$vdir/cockpit.conf' -d '$COCKPIT_TEST_DSN' diagnose --json --window 0.5 >'$vdir/diag.json' && test -s '$vdir/diag.json'"
+			fi
+			rm -rf "$vdir"
 		fi
 		sh "$top/tests/lib/pgcluster.sh" stop "$cluster" >/dev/null 2>&1
 	fi

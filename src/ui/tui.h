@@ -26,6 +26,15 @@ struct tui_options {
 	struct recording *replay;     /* replay source (borrowed), or NULL */
 	bool ascii;                   /* --ascii */
 	const char *theme;            /* theme name (NULL: cfg's) */
+	/* The live target's connections, resolved by main.c (NULL in replay):
+	 * the brain's (monitoring) and the executor's; executor_conninfo NULL
+	 * means nothing can run on this target (proposals are shown, accept
+	 * says why it cannot run). Passwords come from the named environment
+	 * variables (NULL: libpq's PGPASSWORD / ~/.pgpass). */
+	const char *conninfo;
+	const char *password_env;
+	const char *executor_conninfo;
+	const char *executor_password_env;
 };
 
 /* Run until the user quits. Returns the process exit code. */
