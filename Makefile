@@ -74,6 +74,12 @@ ITEST_SRCS := $(sort $(wildcard tests/integration/test_*.c))
 ITEST_BINS := $(ITEST_SRCS:%.c=$(BUILD)/%)
 TEST_SUPPORT_SRCS := $(sort $(wildcard tests/lib/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT_SRCS:%.c=$(BUILD)/%.o)
+# In-process fake servers for tests (tests/fakes/*.c, libmicrohttpd): linked
+# into the unit and integration tests only, never into the library.
+FAKE_SRCS  := $(sort $(wildcard tests/fakes/*.c))
+FAKE_OBJS  := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
@@ -101,15 +107,21 @@ $(BUILD)/tests/lib/%.o: tests/lib/%.c
 	$(Q)mkdir -p $(dir $@)
 	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) -c -o $@ $<
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJS) $(LIB)
+$(BUILD)/tests/fakes/%.o: tests/fakes/%.c
 	$(Q)mkdir -p $(dir $@)
-	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
-		-o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(COCKPIT_LIBS)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(MHD_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJS) $(LIB)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(TEST_SUPPORT_OBJS) $(FAKE_OBJS) $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
-		-o $@ $< $(TEST_SUPPORT_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) $(COCKPIT_LIBS)
+		-o $@ $< $(TEST_SUPPORT_OBJS) $(FAKE_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) \
+		$(COCKPIT_LIBS) $(MHD_LIBS)
+
+$(BUILD)/tests/integration/%: tests/integration/%.c $(TEST_SUPPORT_OBJS) $(FAKE_OBJS) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(shell $(PKG_CONFIG) --cflags cmocka) $(ALL_LDFLAGS) \
+		-o $@ $< $(TEST_SUPPORT_OBJS) $(FAKE_OBJS) $(LIB) $(shell $(PKG_CONFIG) --libs cmocka) \
+		$(COCKPIT_LIBS) $(MHD_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(Q)mkdir -p $(dir $@)
@@ -210,7 +222,8 @@ check-unit: test-bins
 demo: deps cockpit
 	$(Q)sh scripts/demo.sh
 
-bench: deps
+bench:
+	$(Q)sh scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory cockpit $(BENCH_BINS)
 	$(Q)sh bench/run.sh $(BUILD)
 
