@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,6 +35,8 @@
 
 #include <yaml.h>
 
+#include "act/action.h"
+#include "act/policy.h"
 #include "core/mem.h"
 #include "core/strbuf.h"
 #include "core/yamlload.h"
@@ -66,6 +69,10 @@ enum key_type {
 	KEY_ENUM,     /* int index into values[], or char * with KF_ENUM_STR */
 	KEY_STRLIST,  /* char **, owned, NULL-terminated, count at count_offset */
 	KEY_TARGETS,  /* the targets list, rows in target_keys[] */
+	KEY_BYTES,    /* long long; a byte count, units (kB, MB, GB, TB) allowed */
+	KEY_RULES,    /* policy.actions: mapping action name -> rule; struct
+	                 config_action_rule *, count at count_offset */
+	KEY_SHELL,    /* the shell_actions list, rows in shell_keys[] */
 };
 
 enum key_flag {
@@ -76,6 +83,9 @@ enum key_flag {
 	KF_CONNINFO = 1 << 4, /* libpq conninfo: no password; echoed masked */
 	KF_NAME     = 1 << 5, /* letters, digits, '_', '-', '.' */
 	KF_ENUM_STR = 1 << 6, /* KEY_ENUM stored as an owned string */
+	KF_WINDOW   = 1 << 7, /* KEY_STRLIST of maintenance windows (policy.h) */
+	KF_ABSPATH  = 1 << 8, /* KEY_STRLIST whose first item is an absolute path */
+	KF_REGEX    = 1 << 9, /* KEY_STRING: an anchored POSIX ERE */
 };
 
 struct key {
@@ -84,7 +94,7 @@ struct key {
 	unsigned flags;           /* enum key_flag */
 	size_t offset;            /* into struct config or struct config_target */
 	size_t count_offset;      /* KEY_STRLIST: its size_t count */
-	long def_int;             /* KEY_INT, KEY_BOOL, KEY_ENUM (index) */
+	long long def_int;        /* KEY_INT, KEY_BOOL, KEY_ENUM (index), KEY_BYTES */
 	double def_num;           /* KEY_DOUBLE */
 	const char *def_str;      /* KEY_STRING; NULL: unset */
 	const char *const *def_list;  /* KEY_STRLIST, NULL-terminated */
@@ -107,6 +117,15 @@ static const char *const mode_names[] = {
 	NULL,
 };
 
+static const char *const rule_names[] = {
+	[POLICY_ALLOW] = "allow",
+	[POLICY_APPROVAL] = "approval",
+	[POLICY_DENY] = "deny",
+	NULL,
+};
+
+static const char *const no_strings[] = { NULL };
+
 static const char *const log_formats[] = {
 	"auto", "stderr", "csvlog", "jsonlog", NULL,
 };
@@ -122,6 +141,9 @@ static char *default_themes_dir(const struct config *c);
 
 #define C_OFF(f) offsetof(struct config, f)
 #define T_OFF(f) offsetof(struct config_target, f)
+#define S_OFF(f) offsetof(struct config_shell_action, f)
+
+#define GIB (1024LL * 1024 * 1024)
 
 static const struct key config_keys[] = {
 	{ .name = "mode", .type = KEY_ENUM, .offset = C_OFF(mode),
@@ -212,6 +234,92 @@ static const struct key config_keys[] = {
 	  .help = "Connections in use, as a share of max_connections, that "
 	          "raise an incident." },
 
+	{ .name = "policy", .type = KEY_SECTION,
+	  .help = "What may run, and when. A proposal gets the strictest outcome "
+	          "of every rule (deny, escalate, skip, approval, allow) and the "
+	          "reasons name the key that decided. The mode (above) gates it "
+	          "further: observe runs nothing, shadow only records what would "
+	          "have run." },
+	{ .name = "policy.low", .type = KEY_ENUM, .offset = C_OFF(policy.by_risk[0]),
+	  .values = rule_names, .def_int = POLICY_ALLOW,
+	  .help = "Low-risk actions (cancel a statement, ANALYZE, CHECKPOINT, "
+	          "rotate the log): allow (runs by itself in auto mode), approval "
+	          "or deny." },
+	{ .name = "policy.medium", .type = KEY_ENUM, .offset = C_OFF(policy.by_risk[1]),
+	  .values = rule_names, .def_int = POLICY_APPROVAL,
+	  .help = "Medium-risk actions (end a session, CREATE INDEX CONCURRENTLY, "
+	          "VACUUM, ALTER ROLE ... SET)." },
+	{ .name = "policy.high", .type = KEY_ENUM, .offset = C_OFF(policy.by_risk[2]),
+	  .values = rule_names, .def_int = POLICY_APPROVAL,
+	  .help = "High-risk actions (DROP INDEX, REVOKE, VACUUM FULL, drop a "
+	          "replication slot)." },
+	{ .name = "policy.critical", .type = KEY_ENUM, .offset = C_OFF(policy.by_risk[3]),
+	  .values = rule_names, .def_int = POLICY_APPROVAL,
+	  .help = "Critical actions (the shell commands of shell_actions): "
+	          "approval or deny, never allow." },
+	{ .name = "policy.actions", .type = KEY_RULES, .offset = C_OFF(policy.actions),
+	  .count_offset = C_OFF(policy.nactions),
+	  .help = "Rules for single actions that replace their risk's rule: a "
+	          "mapping of action name to allow, approval or deny, e.g. "
+	          "{terminate_backend: deny, analyze: allow}." },
+	{ .name = "policy.escalate_below", .type = KEY_DOUBLE,
+	  .offset = C_OFF(policy.escalate_below),
+	  .def_num = 0.7, .min = 0, .max = 1, .unit = "a fraction",
+	  .help = "A proposal whose confidence is below this is only reported: "
+	          "a human must look." },
+	{ .name = "policy.approval_below", .type = KEY_DOUBLE,
+	  .offset = C_OFF(policy.approval_below),
+	  .def_num = 0.85, .min = 0, .max = 1, .unit = "a fraction",
+	  .help = "Below this confidence an action needs approval even when its "
+	          "risk would allow it. At least escalate_below." },
+	{ .name = "policy.max_sessions", .type = KEY_INT, .offset = C_OFF(policy.max_sessions),
+	  .def_int = 3, .min = 1, .max = 10000, .unit = "sessions",
+	  .help = "Most sessions one proposal may end or signal; more is denied." },
+	{ .name = "policy.vacuum_full_max_bytes", .type = KEY_BYTES,
+	  .offset = C_OFF(policy.vacuum_full_max_bytes),
+	  .def_int = GIB, .min = 0, .max = 1e15,
+	  .help = "VACUUM FULL of a larger table is denied: it holds an ACCESS "
+	          "EXCLUSIVE lock while it rewrites the whole table." },
+	{ .name = "policy.rate_limit_per_hour", .type = KEY_INT,
+	  .offset = C_OFF(policy.rate_limit_per_hour),
+	  .def_int = 6, .min = 1, .max = 3600, .unit = "runs",
+	  .help = "Runs of one action on one target within an hour; more are "
+	          "denied." },
+	{ .name = "policy.idempotency_min", .type = KEY_INT,
+	  .offset = C_OFF(policy.idempotency_min),
+	  .def_int = 10, .min = 0, .max = 10080, .unit = "minutes",
+	  .help = "The same action on the same target within this many minutes "
+	          "is skipped, naming the earlier run; 0: never skipped." },
+	{ .name = "policy.maintenance_windows", .type = KEY_STRLIST,
+	  .flags = KF_NONEMPTY | KF_WINDOW,
+	  .offset = C_OFF(policy.maintenance_windows),
+	  .count_offset = C_OFF(policy.nmaintenance_windows), .def_list = no_strings,
+	  .help = "When high and critical actions may run, in local time, e.g. "
+	          "[\"Sat 02:00-04:00\", \"daily 01:00-05:00\", \"Mon-Fri "
+	          "22:00-06:00\"] (an end before the start runs past midnight). "
+	          "Empty: at any time." },
+	{ .name = "policy.lock_timeout_ms", .type = KEY_INT,
+	  .offset = C_OFF(policy.lock_timeout_ms),
+	  .def_int = 2000, .min = 1, .max = 600000, .unit = "milliseconds",
+	  .help = "lock_timeout of each statement the executor runs, unless the "
+	          "proposal sets its own: an action that cannot get its lock "
+	          "soon gives up instead of queueing everyone behind it." },
+	{ .name = "policy.statement_timeout_ms", .type = KEY_INT,
+	  .offset = C_OFF(policy.statement_timeout_ms),
+	  .def_int = 60000, .min = 1, .max = 86400000, .unit = "milliseconds",
+	  .help = "statement_timeout of each statement the executor runs, unless "
+	          "the proposal or its action sets its own (CREATE INDEX "
+	          "CONCURRENTLY does)." },
+	{ .name = "policy.verify_attempts", .type = KEY_INT,
+	  .offset = C_OFF(policy.verify_attempts),
+	  .def_int = 2, .min = 1, .max = 100, .unit = "attempts",
+	  .help = "Failed verifications of an incident's actions before it "
+	          "escalates to a human." },
+	{ .name = "shell_actions", .type = KEY_SHELL,
+	  .help = "Commands the runbooks may run on this machine (critical risk: "
+	          "always approval), run with execve, never through a shell. A "
+	          "list with one entry per command. Keys of an entry:" },
+
 	{ .name = "agents", .type = KEY_SECTION,
 	  .help = "How cockpit recognises sessions opened by AI agents, to show "
 	          "and attribute their activity apart." },
@@ -298,6 +406,33 @@ static const struct key target_keys[] = {
 	          "this machine." },
 };
 
+static const struct key shell_keys[] = {
+	{ .name = "name", .type = KEY_STRING,
+	  .flags = KF_REQUIRED | KF_NONEMPTY | KF_NAME, .offset = S_OFF(name),
+	  .example = "compress_logs",
+	  .help = "required, unique: what runbooks call it (the shell action's "
+	          "command parameter)." },
+	{ .name = "summary", .type = KEY_STRING, .flags = KF_NONEMPTY,
+	  .offset = S_OFF(summary), .example = "gzip the server logs older than a day",
+	  .help = "one line shown in the proposal." },
+	{ .name = "argv", .type = KEY_STRLIST,
+	  .flags = KF_REQUIRED | KF_NONEMPTY | KF_ABSPATH,
+	  .offset = S_OFF(argv), .count_offset = S_OFF(nargv), .def_list = no_strings,
+	  .example = "[\"/usr/local/bin/compress-pg-logs\", \"{dir}\"]",
+	  .help = "required: the program (an absolute path) and its arguments; "
+	          "{param} in an argument is replaced by the proposal's parameter "
+	          "of that name." },
+	{ .name = "arg_pattern", .type = KEY_STRING, .flags = KF_NONEMPTY | KF_REGEX,
+	  .offset = S_OFF(arg_pattern), .def_str = "^[A-Za-z0-9_./-]+$",
+	  .example = "^[A-Za-z0-9_./-]+$",
+	  .help = "anchored POSIX extended regular expression every parameter "
+	          "value must match." },
+	{ .name = "timeout_s", .type = KEY_INT, .offset = S_OFF(timeout_s),
+	  .def_int = 300, .min = 1, .max = 86400, .unit = "seconds",
+	  .example = "300",
+	  .help = "SIGTERM after this long, SIGKILL 5 seconds later." },
+};
+
 /* Pairs of keys whose values must be ordered (lo < hi, or <= unless strict). */
 static const struct key_order {
 	const char *lo, *hi;
@@ -305,6 +440,7 @@ static const struct key_order {
 } key_orders[] = {
 	{ "refresh.fast_ms", "refresh.slow_ms", false },
 	{ "thresholds.disk_warn_pct", "thresholds.disk_crit_pct", true },
+	{ "policy.escalate_below", "policy.approval_below", false },
 };
 
 /* Key names that would hold a secret; their *_env twin is the way. */
@@ -404,9 +540,21 @@ static void strlist_free(char **list)
 	free(list);
 }
 
+static void rules_release(struct config_action_rule **rules, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*rules)[i].action);
+	free(*rules);
+	*rules = NULL;
+	*n = 0;
+}
+
 static void key_release(const struct key *k, void *base)
 {
 	switch (k->type) {
+	case KEY_RULES:
+		rules_release(field(base, k->offset), field(base, k->count_offset));
+		break;
 	case KEY_STRING:
 		free(*str_field(base, k));
 		*str_field(base, k) = NULL;
@@ -439,6 +587,9 @@ static void key_set_default(const struct key *k, void *base)
 	case KEY_DOUBLE:
 		*(double *)field(base, k->offset) = k->def_num;
 		break;
+	case KEY_BYTES:
+		*(long long *)field(base, k->offset) = k->def_int;
+		break;
 	case KEY_BOOL:
 		*(bool *)field(base, k->offset) = k->def_int != 0;
 		break;
@@ -466,6 +617,8 @@ static void key_set_default(const struct key *k, void *base)
 	}
 	case KEY_SECTION:
 	case KEY_TARGETS:
+	case KEY_RULES:
+	case KEY_SHELL:
 		break;
 	}
 }
@@ -494,6 +647,13 @@ static void target_init(struct config_target *t)
 		key_set_default(&target_keys[i], t);
 }
 
+static void shell_init(struct config_shell_action *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keys); i++)
+		key_set_default(&shell_keys[i], s);
+}
+
 void config_init_defaults(struct config *c)
 {
 	init_static_defaults(c);
@@ -506,6 +666,10 @@ void config_release(struct config *c)
 		for (size_t j = 0; j < ARRAY_SIZE(target_keys); j++)
 			key_release(&target_keys[j], &c->targets[i]);
 	free(c->targets);
+	for (size_t i = 0; i < c->nshell_actions; i++)
+		for (size_t j = 0; j < ARRAY_SIZE(shell_keys); j++)
+			key_release(&shell_keys[j], &c->shell_actions[i]);
+	free(c->shell_actions);
 	for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
 		key_release(&config_keys[i], c);
 	free(c->path);
@@ -543,6 +707,14 @@ static int find_target_key(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(target_keys); i++)
 		if (strcmp(target_keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int find_shell_key(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keys); i++)
+		if (strcmp(shell_keys[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -836,11 +1008,29 @@ static void describe_expect(struct strbuf *sb, const struct key *k)
 			strbuf_addstr(sb, "a libpq connection string or URI");
 		else if (k->flags & KF_PATH)
 			strbuf_addstr(sb, "a path");
+		else if (k->flags & KF_REGEX)
+			strbuf_addstr(sb, "an anchored regular expression (^...$)");
 		else
 			strbuf_addstr(sb, "a string");
 		break;
 	case KEY_STRLIST:
-		strbuf_addstr(sb, "a list of strings");
+		if (k->flags & KF_WINDOW)
+			strbuf_addstr(sb, "a list of windows such as \"Sat 02:00-04:00\"");
+		else if (k->flags & KF_ABSPATH)
+			strbuf_addstr(sb, "a list of strings, the first an absolute path");
+		else
+			strbuf_addstr(sb, "a list of strings");
+		break;
+	case KEY_BYTES:
+		strbuf_addstr(sb, "a size in bytes, or with a unit (kB, MB, GB, TB; "
+		              "1GB = 1024MB)");
+		break;
+	case KEY_RULES:
+		strbuf_addstr(sb, "a mapping of action names to allow, approval or deny");
+		break;
+	case KEY_SHELL:
+		strbuf_addstr(sb, "a list of shell actions, each a mapping with at "
+		              "least name and argv");
 		break;
 	case KEY_SECTION: {
 		const char *sep = " (";
@@ -936,6 +1126,38 @@ static bool looks_number(const char *s)
 	return *s == '\0';
 }
 
+/* "1073741824", "1GB", "512 MB", "2GiB": bytes, with PostgreSQL's units
+ * (powers of 1024, case-insensitive) or their IEC spelling. */
+static bool parse_bytes(const char *s, long long *out)
+{
+	static const struct { const char *unit; long long mult; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "kb", 1LL << 10 }, { "kib", 1LL << 10 },
+		{ "mb", 1LL << 20 }, { "mib", 1LL << 20 }, { "gb", 1LL << 30 },
+		{ "gib", 1LL << 30 }, { "tb", 1LL << 40 }, { "tib", 1LL << 40 },
+	};
+	long long x = 0;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return false;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (x > (LLONG_MAX - 9) / 10)
+			return false;
+		x = x * 10 + (*p - '0');
+	}
+	while (*p == ' ')
+		p++;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcasecmp(p, units[i].unit) != 0)
+			continue;
+		if (x > LLONG_MAX / units[i].mult)
+			return false;
+		*out = x * units[i].mult;
+		return true;
+	}
+	return false;
+}
+
 /* "5s", "200 ms", "85%": a number with a unit the key does not take. */
 static const char *unit_hint(const struct key *k, const char *s)
 {
@@ -1019,9 +1241,55 @@ static void set_string_value(struct loader *L, const struct key *k, void *base,
 			return;
 		}
 		strbuf_release(&masked);
+	} else if (k->flags & KF_REGEX) {
+		size_t n = strlen(s);
+		regex_t re;
+		int rc;
+
+		if (n < 2 || s[0] != '^' || s[n - 1] != '$') {
+			yamlload_node_error(&L->y, v, "'%s' must be anchored — start it with "
+			                    "'^' and end it with '$', so that the whole value "
+			                    "is checked, e.g. \"^[A-Za-z0-9_./-]+$\"", path);
+			return;
+		}
+		rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			char why[128];
+
+			regerror(rc, &re, why, sizeof(why));
+			yamlload_node_error(&L->y, v, "'%s' is not a valid extended regular "
+			                    "expression: %s — fix the pattern", path, why);
+			return;
+		}
+		regfree(&re);
 	}
 	free(*str_field(base, k));
 	*str_field(base, k) = (k->flags & KF_PATH) ? expand_path(s) : xstrdup(s);
+}
+
+/* The checks of KF_WINDOW and KF_ABSPATH on item i of a list. */
+static bool strlist_item_ok(struct loader *L, const struct key *k, const yaml_node_t *item,
+                            const char *ipath, size_t i)
+{
+	const char *s = yamlload_scalar(item);
+	char why[256];
+
+	if ((k->flags & KF_WINDOW) && !policy_window_valid(s, why, sizeof(why))) {
+		yamlload_node_error(&L->y, item, "'%s': %s", ipath, why);
+		return false;
+	}
+	if ((k->flags & KF_ABSPATH) && i == 0 && s[0] != '/') {
+		struct strbuf shown = STRBUF_INIT;
+
+		add_shown(&shown, s, item->data.scalar.length);
+		yamlload_node_error(&L->y, item, "'%s' must be an absolute path, got %s — "
+		                    "write the program's full path (e.g. /usr/bin/%s): it "
+		                    "runs with execve, no shell and no PATH lookup", ipath,
+		                    shown.buf, strchr(s, '/') || strlen(s) > 32 ? "gzip" : s);
+		strbuf_release(&shown);
+		return false;
+	}
+	return true;
 }
 
 static void set_strlist_value(struct loader *L, const struct key *k, void *base,
@@ -1038,6 +1306,11 @@ static void set_strlist_value(struct loader *L, const struct key *k, void *base,
 		return;
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (n == 0 && (k->flags & KF_REQUIRED)) {
+		yamlload_node_error(&L->y, v, "'%s' is empty — give at least the program, "
+		                    "e.g. [\"/usr/bin/gzip\", \"{file}\"]", path);
+		return;
+	}
 	list = xcalloc(n + 1, sizeof(*list));
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
 		yaml_node_t *item = yamlload_node(&L->y, *it);
@@ -1051,6 +1324,9 @@ static void set_strlist_value(struct loader *L, const struct key *k, void *base,
 		    ((k->flags & KF_NONEMPTY) && !*yamlload_scalar(item))) {
 			if (item)
 				err_expect(L, item, ipath.buf, &ik, NULL);
+			ok = false;
+			list[i] = NULL;
+		} else if (!strlist_item_ok(L, k, item, ipath.buf, i)) {
 			ok = false;
 			list[i] = NULL;
 		} else {
@@ -1119,6 +1395,20 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 			return false;
 		}
 		*(int *)field(base, k->offset) = (int)x;
+		return true;
+	}
+	case KEY_BYTES: {
+		long long x;
+
+		if (!parse_bytes(s, &x)) {
+			err_expect(L, v, path, k, NULL);
+			return false;
+		}
+		if (x < (long long)k->min || (double)x > k->max) {
+			range_error(L, v, path, k);
+			return false;
+		}
+		*(long long *)field(base, k->offset) = x;
 		return true;
 	}
 	case KEY_DOUBLE: {
@@ -1191,6 +1481,8 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 	case KEY_STRLIST:
 	case KEY_SECTION:
 	case KEY_TARGETS:
+	case KEY_RULES:
+	case KEY_SHELL:
 		break;
 	}
 	return false;
@@ -1199,13 +1491,15 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 /* ---------------------------------------------------------------- walk */
 
 /* A key at the wrong place or misspelled: say where it belongs. prefix is
- * the section being read, "" for the top level; in_target when reading an
- * entry of targets. */
+ * the section being read, "" for the top level; entry/nentry the rows of
+ * a list entry being read (targets, shell_actions), NULL otherwise. */
 static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *prefix,
-                        const char *where, bool in_target)
+                        const char *where, const struct key *entry, size_t nentry)
 {
 	const char *word = yamlload_scalar(kn);
-	const char *cands[ARRAY_SIZE(config_keys) + ARRAY_SIZE(target_keys)];
+	const char *cands[ARRAY_SIZE(config_keys) + ARRAY_SIZE(target_keys) +
+	                  ARRAY_SIZE(shell_keys)];
+	bool in_target = entry != NULL;
 	const char *guess;
 	size_t n = 0;
 	struct strbuf msg = STRBUF_INIT, shown = STRBUF_INIT;
@@ -1217,8 +1511,8 @@ static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *pre
 
 	/* 1. a misspelling of a key valid here */
 	if (in_target) {
-		for (size_t i = 0; i < ARRAY_SIZE(target_keys); i++)
-			cands[n++] = target_keys[i].name;
+		for (size_t i = 0; i < nentry; i++)
+			cands[n++] = entry[i].name;
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(config_keys); i++)
 			if (is_child(config_keys[i].name, prefix))
@@ -1269,6 +1563,11 @@ static void unknown_key(struct loader *L, const yaml_node_t *kn, const char *pre
 		                    "('- name: ...')");
 		goto out;
 	}
+	if (!in_target && find_shell_key(word) >= 0) {
+		strbuf_addstr(&msg, " — it belongs to an entry of 'shell_actions:' "
+		                    "('- name: ...')");
+		goto out;
+	}
 
 	/* 4. nothing close: list what is valid here */
 	strbuf_addstr(&msg, " — valid keys here: ");
@@ -1308,7 +1607,7 @@ static void load_target(struct loader *L, struct config_target *t, size_t idx,
 			continue;
 		i = yamlload_has_nul(kn) ? -1 : find_target_key(word);
 		if (i < 0) {
-			unknown_key(L, kn, "", where.buf, true);
+			unknown_key(L, kn, "", where.buf, target_keys, ARRAY_SIZE(target_keys));
 			continue;
 		}
 		strbuf_reset(&path);
@@ -1426,6 +1725,230 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 	free(name_pos);
 }
 
+/* policy.actions: action name -> allow | approval | deny. Names are
+ * checked against the action registry (act/action.h). */
+static bool load_rules(struct loader *L, const struct key *k, const yaml_node_t *v)
+{
+	struct config_action_rule **rules = field(L->c, k->offset);
+	size_t *nrules = field(L->c, k->count_offset);
+	size_t before = yamlload_count(&L->y), nall = 0, n;
+	const struct action_def *all = action_all(&nall);
+	const char **names = xcalloc(nall + 1, sizeof(*names));
+	const yaml_node_pair_t *p;
+	struct config_action_rule *out;
+	struct yamlload_pos *seen;
+
+	for (size_t i = 0; i < nall; i++)
+		names[i] = all[i].name;
+	rules_release(rules, nrules);
+	if (yamlload_is_null(v)) {
+		free(names);
+		return true;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		err_expect(L, v, k->name, k, " — write one 'action: rule' per line "
+		           "below it, e.g. 'terminate_backend: deny'");
+		free(names);
+		return false;
+	}
+	n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	out = xcalloc(n ? n : 1, sizeof(*out));
+	seen = xcalloc(n ? n : 1, sizeof(*seen));
+	n = 0;
+	for (p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
+		const struct action_def *a;
+		const char *word, *rule, *guess;
+		struct strbuf msg = STRBUF_INIT;
+		size_t r, dup;
+
+		if (!kn || !vn || !(word = key_word(L, kn)))
+			continue;
+		a = yamlload_has_nul(kn) ? NULL : action_find(word);
+		if (!a) {
+			add_shown(&msg, word, kn->data.scalar.length);
+			guess = yamlload_has_nul(kn) ? NULL : yamlload_suggest(word, names, nall);
+			if (guess) {
+				yamlload_node_error(&L->y, kn, "unknown action %s in '%s' (did you "
+				                    "mean '%s'?)", msg.buf, k->name, guess);
+			} else {
+				struct strbuf list = STRBUF_INIT;
+
+				add_list(&list, names);
+				yamlload_node_error(&L->y, kn, "unknown action %s in '%s' — actions: "
+				                    "%s", msg.buf, k->name, list.buf);
+				strbuf_release(&list);
+			}
+			strbuf_release(&msg);
+			continue;
+		}
+		for (dup = 0; dup < n && strcmp(out[dup].action, a->name) != 0; dup++)
+			;
+		if (dup < n) {
+			yamlload_node_error(&L->y, kn, "duplicate key '%s.%s' (first set at line "
+			                    "%d) — remove one of them", k->name, a->name,
+			                    seen[dup].line);
+			continue;
+		}
+		if (vn->type != YAML_SCALAR_NODE || yamlload_is_null(vn) ||
+		    yamlload_has_nul(vn)) {
+			struct key rk = { .type = KEY_ENUM, .values = rule_names };
+
+			strbuf_addf(&msg, "%s.%s", k->name, a->name);
+			err_expect(L, vn, msg.buf, &rk, NULL);
+			strbuf_release(&msg);
+			continue;
+		}
+		rule = yamlload_scalar(vn);
+		for (r = 0; rule_names[r] && strcmp(rule, rule_names[r]) != 0; r++)
+			;
+		if (!rule_names[r]) {
+			struct key rk = { .type = KEY_ENUM, .values = rule_names };
+			struct strbuf hint = STRBUF_INIT;
+
+			guess = yamlload_suggest(rule, rule_names, ARRAY_SIZE(rule_names) - 1);
+			if (guess)
+				strbuf_addf(&hint, " (did you mean '%s'?)", guess);
+			strbuf_addf(&msg, "%s.%s", k->name, a->name);
+			err_expect(L, vn, msg.buf, &rk, hint.buf);
+			strbuf_release(&hint);
+			strbuf_release(&msg);
+			continue;
+		}
+		if (r == POLICY_ALLOW && a->risk == RISK_CRITICAL) {
+			yamlload_node_error(&L->y, vn, "'%s.%s' cannot be allow: %s is a "
+			                    "critical action, which always needs an operator "
+			                    "— write approval or deny", k->name, a->name,
+			                    a->name);
+			continue;
+		}
+		seen[n] = yamlload_node_pos(kn);
+		out[n].action = xstrdup(a->name);
+		out[n].rule = (enum policy_rule)r;
+		n++;
+	}
+	free(seen);
+	free(names);
+	*rules = out;
+	*nrules = n;
+	return yamlload_count(&L->y) == before;
+}
+
+static void load_shell_action(struct loader *L, struct config_shell_action *sa, size_t idx,
+                              const yaml_node_t *map, struct yamlload_pos *name_pos)
+{
+	struct yamlload_pos seen[ARRAY_SIZE(shell_keys)] = { { 0, 0 } };
+	struct strbuf where = STRBUF_INIT, path = STRBUF_INIT;
+	const yaml_node_pair_t *p;
+
+	strbuf_addf(&where, "shell_actions[%zu]", idx);
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = yamlload_node(&L->y, p->key);
+		yaml_node_t *vn = yamlload_node(&L->y, p->value);
+		const char *word;
+		int i;
+
+		if (!kn || !vn || !(word = key_word(L, kn)) || is_secret_key(word))
+			continue;
+		i = yamlload_has_nul(kn) ? -1 : find_shell_key(word);
+		if (i < 0) {
+			unknown_key(L, kn, "", where.buf, shell_keys, ARRAY_SIZE(shell_keys));
+			continue;
+		}
+		strbuf_reset(&path);
+		strbuf_addf(&path, "%s.%s", where.buf, word);
+		if (seen[i].line) {
+			yamlload_node_error(&L->y, kn, "duplicate key '%s' (first set at "
+			                    "line %d) — remove one of them", path.buf,
+			                    seen[i].line);
+			continue;
+		}
+		seen[i] = yamlload_node_pos(kn);
+		if (key_set_value(L, &shell_keys[i], sa, path.buf, vn) &&
+		    shell_keys[i].offset == S_OFF(name))
+			*name_pos = yamlload_node_pos(vn);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keys); i++) {
+		const struct key *k = &shell_keys[i];
+
+		if (!(k->flags & KF_REQUIRED) || seen[i].line)
+			continue;
+		if (sa->name)
+			yamlload_node_error(&L->y, map, "shell action '%s' is missing required "
+			                    "key '%s' — add e.g. '%s: %s'", sa->name, k->name,
+			                    k->name, k->example);
+		else
+			yamlload_node_error(&L->y, map, "'%s' is missing required key '%s' — "
+			                    "add e.g. '%s: %s'", where.buf, k->name, k->name,
+			                    k->example);
+	}
+	strbuf_release(&where);
+	strbuf_release(&path);
+}
+
+static void load_shell_actions(struct loader *L, const yaml_node_t *v)
+{
+	const yaml_node_item_t *it;
+	struct name_ref *refs;
+	struct yamlload_pos *name_pos;
+	size_t n, nrefs = 0, i = 0;
+
+	if (yamlload_is_null(v))
+		return;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		struct strbuf got = STRBUF_INIT;
+
+		describe_got(&got, v, false);
+		yamlload_node_error(&L->y, v, "'shell_actions' expects a list of shell "
+		                    "actions, got %s — start each entry with '- name: ...' "
+		                    "on its own line", got.buf);
+		strbuf_release(&got);
+		return;
+	}
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	L->c->shell_actions = xcalloc(n ? n : 1, sizeof(*L->c->shell_actions));
+	name_pos = xcalloc(n ? n : 1, sizeof(*name_pos));
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+		yaml_node_t *item = yamlload_node(&L->y, *it);
+		struct config_shell_action *sa = &L->c->shell_actions[L->c->nshell_actions++];
+
+		shell_init(sa);
+		if (!item)
+			continue;
+		if (item->type != YAML_MAPPING_NODE) {
+			struct strbuf got = STRBUF_INIT;
+
+			describe_got(&got, item, false);
+			yamlload_node_error(&L->y, item, "'shell_actions[%zu]' expects a mapping "
+			                    "with at least name and argv, got %s — write "
+			                    "'name: ...' and 'argv: [...]' indented below the "
+			                    "'-'", i, got.buf);
+			strbuf_release(&got);
+			continue;
+		}
+		load_shell_action(L, sa, i, item, &name_pos[i]);
+	}
+	refs = xcalloc(n ? n : 1, sizeof(*refs));
+	for (i = 0; i < L->c->nshell_actions; i++)
+		if (L->c->shell_actions[i].name)
+			refs[nrefs++] = (struct name_ref){ L->c->shell_actions[i].name, name_pos[i] };
+	if (nrefs)
+		qsort(refs, nrefs, sizeof(*refs), name_ref_cmp);
+	for (i = 1; i < nrefs; i++) {
+		size_t first = i - 1;
+
+		while (i < nrefs && strcmp(refs[i].name, refs[first].name) == 0) {
+			yamlload_error(&L->y, refs[i].pos, "duplicate shell action name '%s' "
+			               "(first at line %d) — give each its own name",
+			               refs[i].name, refs[first].pos.line);
+			i++;
+		}
+	}
+	free(refs);
+	free(name_pos);
+}
+
 static void walk_mapping(struct loader *L, const yaml_node_t *map, const char *prefix)
 {
 	const yaml_node_pair_t *p;
@@ -1444,7 +1967,7 @@ static void walk_mapping(struct loader *L, const yaml_node_t *map, const char *p
 		strbuf_addf(&full, "%s%s%s", prefix, *prefix ? "." : "", word);
 		i = (strchr(word, '.') || yamlload_has_nul(kn)) ? -1 : find_key(full.buf);
 		if (i < 0) {
-			unknown_key(L, kn, prefix, prefix, false);
+			unknown_key(L, kn, prefix, prefix, NULL, 0);
 			continue;
 		}
 		k = &config_keys[i];
@@ -1468,6 +1991,12 @@ static void walk_mapping(struct loader *L, const yaml_node_t *map, const char *p
 			break;
 		case KEY_TARGETS:
 			load_targets(L, vn);
+			break;
+		case KEY_RULES:
+			L->bad[i] = !load_rules(L, k, vn);
+			break;
+		case KEY_SHELL:
+			load_shell_actions(L, vn);
 			break;
 		default:
 			L->bad[i] = !key_set_value(L, k, L->c, full.buf, vn);
@@ -1620,6 +2149,20 @@ static void check_default_target(struct loader *L)
 	strbuf_release(&msg);
 }
 
+/* Critical actions are never allowed without an operator (DESIGN.md
+ * safety rule 1), whatever the file says. */
+static void check_policy(struct loader *L)
+{
+	int i = find_key("policy.critical");
+
+	if (L->c->policy.by_risk[RISK_CRITICAL] == POLICY_ALLOW) {
+		yamlload_error(&L->y, L->val_pos[i], "'policy.critical' cannot be allow: "
+		               "critical actions (shell commands) always need an operator "
+		               "— write 'critical: approval' or 'critical: deny'");
+		L->c->policy.by_risk[RISK_CRITICAL] = POLICY_APPROVAL;
+	}
+}
+
 /* ---------------------------------------------------------------- load */
 
 /* Move p past c: columns count characters, not UTF-8 continuation bytes. */
@@ -1723,6 +2266,7 @@ static void walk_document(struct loader *L)
 	}
 	check_default_target(L);
 	check_orders(L);
+	check_policy(L);
 }
 
 int config_load_buffer(struct config *c, const char *name, const char *data,
@@ -1923,6 +2467,37 @@ static void write_target_example(FILE *f)
 	}
 }
 
+/* 1073741824 as 1GB: the largest unit that divides it. */
+static void write_bytes(FILE *f, long long b)
+{
+	static const char *const units[] = { "kB", "MB", "GB", "TB" };
+	int u = -1;
+
+	while (b > 0 && b % 1024 == 0 && u + 1 < (int)ARRAY_SIZE(units)) {
+		b /= 1024;
+		u++;
+	}
+	fprintf(f, "%lld%s", b, u >= 0 ? units[u] : "");
+}
+
+static void write_shell_example(FILE *f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keys); i++)
+		write_comment(f, "#   ", shell_keys[i].name, 13, shell_keys[i].help);
+	fputs("# An example entry:\n", f);
+	fputs("shell_actions:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(shell_keys); i++) {
+		const struct key *k = &shell_keys[i];
+
+		fprintf(f, "#%s%s: ", i ? "    " : "  - ", k->name);
+		if (k->type == KEY_STRING && !(k->flags & KF_NAME))
+			write_quoted(f, k->example);
+		else
+			fputs(k->example, f);
+		fputc('\n', f);
+	}
+}
+
 void config_write_example(FILE *f)
 {
 	fputs("# cockpit.conf: configuration of cockpit, the terminal cockpit for\n"
@@ -1954,6 +2529,9 @@ void config_write_example(FILE *f)
 		case KEY_TARGETS:
 			write_target_example(f);
 			continue;
+		case KEY_SHELL:
+			write_shell_example(f);
+			continue;
 		default:
 			break;
 		}
@@ -1967,7 +2545,16 @@ void config_write_example(FILE *f)
 		fprintf(f, "%*s%s:", (int)(2 * depth), "", leaf);
 		switch (k->type) {
 		case KEY_INT:
-			fprintf(f, " %ld\n", k->def_int);
+			fprintf(f, " %lld\n", k->def_int);
+			break;
+		case KEY_BYTES:
+			fputc(' ', f);
+			write_bytes(f, k->def_int);
+			fputc('\n', f);
+			break;
+		case KEY_RULES:
+			fprintf(f, " {}\n%*s#   terminate_backend: deny\n%*s#   analyze: allow\n",
+			        (int)(2 * depth), "", (int)(2 * depth), "");
 			break;
 		case KEY_DOUBLE: {
 			struct strbuf num = STRBUF_INIT;
@@ -2002,6 +2589,7 @@ void config_write_example(FILE *f)
 			break;
 		case KEY_SECTION:
 		case KEY_TARGETS:
+		case KEY_SHELL:
 			break;
 		}
 	}

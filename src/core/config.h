@@ -52,6 +52,42 @@ struct config_thresholds {
 	double connections_pct;
 };
 
+/* What policy does with a proposal of a risk level or action. */
+enum policy_rule { POLICY_ALLOW, POLICY_APPROVAL, POLICY_DENY };
+
+struct config_action_rule {
+	char *action;            /* owned: a registry action name (act/action.h) */
+	enum policy_rule rule;
+};
+
+/* A shell action the runbooks may name: argv for execve (never a shell);
+ * "{name}" in an element is replaced by the proposal's parameter name,
+ * whose value must match arg_pattern (a POSIX ERE, anchored). */
+struct config_shell_action {
+	char *name;              /* owned */
+	char *summary;           /* owned */
+	char **argv;             /* owned, NULL-terminated as well as counted */
+	size_t nargv;
+	char *arg_pattern;       /* owned */
+	int timeout_s;
+};
+
+struct config_policy {
+	enum policy_rule by_risk[4];     /* indexed by enum risk (act/proposal.h) */
+	struct config_action_rule *actions; size_t nactions; /* per-action overrides */
+	double escalate_below;           /* confidence below this: escalate only (0.7) */
+	double approval_below;           /* below this: approval even when low risk (0.85) */
+	int max_sessions;                /* sessions one proposal may end or signal */
+	long long vacuum_full_max_bytes; /* larger tables: no VACUUM FULL */
+	int rate_limit_per_hour;         /* runs of one action on one target */
+	int idempotency_min;             /* same action, same target: skip within this */
+	char **maintenance_windows;      /* owned; empty: always */
+	size_t nmaintenance_windows;
+	int lock_timeout_ms;             /* executor defaults, per statement */
+	int statement_timeout_ms;
+	int verify_attempts;             /* failed verifications before escalation */
+};
+
 struct config {
 	char *path;                      /* owned: file it came from, or NULL for defaults */
 	struct config_target *targets;   /* owned */
@@ -69,6 +105,8 @@ struct config {
 	int top_statements;              /* how many statements a snapshot keeps */
 
 	struct config_thresholds thresholds;
+	struct config_policy policy;
+	struct config_shell_action *shell_actions; size_t nshell_actions;
 
 	/* agents */
 	char **agent_app_patterns;       /* owned: fnmatch patterns on application_name;

@@ -89,6 +89,34 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 	assert_opt_string_equal(a->state_dir, b->state_dir);
 	assert_opt_string_equal(a->theme, b->theme);
 	assert_int_equal(a->ascii, b->ascii);
+	assert_memory_equal(a->policy.by_risk, b->policy.by_risk, sizeof(a->policy.by_risk));
+	assert_int_equal(a->policy.nactions, b->policy.nactions);
+	for (size_t i = 0; i < a->policy.nactions; i++) {
+		assert_string_equal(a->policy.actions[i].action, b->policy.actions[i].action);
+		assert_int_equal(a->policy.actions[i].rule, b->policy.actions[i].rule);
+	}
+	assert_true(a->policy.escalate_below == b->policy.escalate_below);
+	assert_true(a->policy.approval_below == b->policy.approval_below);
+	assert_int_equal(a->policy.max_sessions, b->policy.max_sessions);
+	assert_true(a->policy.vacuum_full_max_bytes == b->policy.vacuum_full_max_bytes);
+	assert_int_equal(a->policy.rate_limit_per_hour, b->policy.rate_limit_per_hour);
+	assert_int_equal(a->policy.idempotency_min, b->policy.idempotency_min);
+	assert_strlist_equal(a->policy.maintenance_windows, a->policy.nmaintenance_windows,
+	                     b->policy.maintenance_windows, b->policy.nmaintenance_windows);
+	assert_int_equal(a->policy.lock_timeout_ms, b->policy.lock_timeout_ms);
+	assert_int_equal(a->policy.statement_timeout_ms, b->policy.statement_timeout_ms);
+	assert_int_equal(a->policy.verify_attempts, b->policy.verify_attempts);
+	assert_int_equal(a->nshell_actions, b->nshell_actions);
+	for (size_t i = 0; i < a->nshell_actions; i++) {
+		const struct config_shell_action *x = &a->shell_actions[i];
+		const struct config_shell_action *y = &b->shell_actions[i];
+
+		assert_opt_string_equal(x->name, y->name);
+		assert_opt_string_equal(x->summary, y->summary);
+		assert_strlist_equal(x->argv, x->nargv, y->argv, y->nargv);
+		assert_opt_string_equal(x->arg_pattern, y->arg_pattern);
+		assert_int_equal(x->timeout_s, y->timeout_s);
+	}
 }
 
 static int setup_env(void **state)
@@ -125,9 +153,10 @@ static const struct error_case error_cases[] = {
 	  { "cockpit.conf:1:1: unknown key 'Mode' (did you mean 'mode'?)" }, NULL, 1 },
 	{ "prefix", "thresh:\n",
 	  { "unknown key 'thresh' (did you mean 'thresholds'?)" }, NULL, 1 },
-	{ "nothing close", "policy:\n  allow: []\n",
-	  { "cockpit.conf:1:1: unknown key 'policy' — valid keys here: mode, default_target, "
-	    "targets, refresh, thresholds, agents, paths, ui" }, NULL, 1 },
+	{ "nothing close", "zebra:\n  allow: []\n",
+	  { "cockpit.conf:1:1: unknown key 'zebra' — valid keys here: mode, default_target, "
+	    "targets, refresh, thresholds, policy, shell_actions, agents, paths, ui" },
+	  NULL, 1 },
 	{ "short word, no wild guess", "db: 1\n",
 	  { "unknown key 'db' — valid keys here:" }, NULL, 1 },
 	{ "key of another section", "fast_ms: 500\n",
@@ -269,6 +298,90 @@ static const struct error_case error_cases[] = {
 	{ "no order error over a bad value", "thresholds:\n  disk_warn_pct: 99\n"
 	  "  disk_crit_pct: lots\n",
 	  { "'thresholds.disk_crit_pct' expects a percentage" }, NULL, 1 },
+
+	/* policy */
+	{ "policy rule", "policy:\n  medium: aproval\n",
+	  { "cockpit.conf:2:11: 'policy.medium' expects one of allow, approval, deny, got "
+	    "'aproval' (did you mean 'approval'?)" }, NULL, 1 },
+	{ "critical never allow", "policy:\n  critical: allow\n",
+	  { "cockpit.conf:2:13: 'policy.critical' cannot be allow: critical actions (shell "
+	    "commands) always need an operator — write 'critical: approval' or "
+	    "'critical: deny'" }, NULL, 1 },
+	{ "unknown action", "policy:\n  actions:\n    termiante_backend: deny\n",
+	  { "cockpit.conf:3:5: unknown action 'termiante_backend' in 'policy.actions' (did "
+	    "you mean 'terminate_backend'?)" }, NULL, 1 },
+	{ "unknown action, nothing close", "policy:\n  actions:\n    zap: deny\n",
+	  { "cockpit.conf:3:5: unknown action 'zap' in 'policy.actions' — actions: "
+	    "cancel_backend, terminate_backend," }, NULL, 1 },
+	{ "action rule typo", "policy:\n  actions:\n    vacuum: alow\n",
+	  { "cockpit.conf:3:13: 'policy.actions.vacuum' expects one of allow, approval, deny, "
+	    "got 'alow' (did you mean 'allow'?)" }, NULL, 1 },
+	{ "shell action allowed", "policy:\n  actions: {shell: allow}\n",
+	  { "cockpit.conf:2:20: 'policy.actions.shell' cannot be allow: shell is a critical "
+	    "action, which always needs an operator — write approval or deny" }, NULL, 1 },
+	{ "duplicate action rule", "policy:\n  actions:\n    vacuum: deny\n    vacuum: allow\n",
+	  { "cockpit.conf:4:5: duplicate key 'policy.actions.vacuum' (first set at line 3)" },
+	  NULL, 1 },
+	{ "actions as a list", "policy:\n  actions: [vacuum]\n",
+	  { "cockpit.conf:2:12: 'policy.actions' expects a mapping of action names to allow, "
+	    "approval or deny, got a list — write one 'action: rule' per line" }, NULL, 1 },
+	{ "confidence order", "policy:\n  escalate_below: 0.9\n",
+	  { "cockpit.conf:2:19: 'policy.escalate_below' (0.9) must be at most "
+	    "'policy.approval_below' (0.85)" }, NULL, 1 },
+	{ "bytes unit", "policy:\n  vacuum_full_max_bytes: 2 parsecs\n",
+	  { "cockpit.conf:2:26: 'policy.vacuum_full_max_bytes' expects a size in bytes, or "
+	    "with a unit (kB, MB, GB, TB; 1GB = 1024MB), got '2 parsecs'" }, NULL, 1 },
+	{ "bytes overflow", "policy:\n  vacuum_full_max_bytes: 99999999TB\n",
+	  { "'policy.vacuum_full_max_bytes' expects a size in bytes" }, NULL, 1 },
+	{ "bytes out of range", "policy:\n  vacuum_full_max_bytes: 2000TB\n",
+	  { "value 2000TB is out of range for 'policy.vacuum_full_max_bytes'" }, NULL, 1 },
+	{ "bad window day", "policy:\n  maintenance_windows: [\"Sun 02:00-04:00\", "
+	  "\"Sonday 02:00-04:00\"]\n",
+	  { "cockpit.conf:2:44: 'policy.maintenance_windows[1]': window 'Sonday "
+	    "02:00-04:00': 'Sonday' is not a day — write Mon, Tue" }, NULL, 1 },
+	{ "bad window hours", "policy:\n  maintenance_windows:\n    - daily 2-4\n",
+	  { "cockpit.conf:3:7: 'policy.maintenance_windows[0]': window 'daily 2-4': the hours "
+	    "must read HH:MM-HH:MM, e.g. 02:00-04:00" }, NULL, 1 },
+	{ "window without hours", "policy:\n  maintenance_windows: [Sat]\n",
+	  { "window 'Sat' needs days and hours, e.g. 'Sat 02:00-04:00'" }, NULL, 1 },
+	{ "empty window", "policy:\n  maintenance_windows: [\"Sat 02:00-02:00\"]\n",
+	  { "window 'Sat 02:00-02:00' is empty (it starts when it ends)" }, NULL, 1 },
+
+	/* shell_actions */
+	{ "shell argv relative", "shell_actions:\n  - name: gz\n    argv: [gzip, \"{f}\"]\n",
+	  { "cockpit.conf:3:12: 'shell_actions[0].argv[0]' must be an absolute path, got "
+	    "'gzip' — write the program's full path (e.g. /usr/bin/gzip): it runs with "
+	    "execve, no shell and no PATH lookup" }, NULL, 1 },
+	{ "shell missing argv", "shell_actions:\n  - name: gz\n",
+	  { "cockpit.conf:2:5: shell action 'gz' is missing required key 'argv' — add e.g. "
+	    "'argv: [\"/usr/local/bin/compress-pg-logs\", \"{dir}\"]'" }, NULL, 1 },
+	{ "shell empty argv", "shell_actions:\n  - name: gz\n    argv: []\n",
+	  { "cockpit.conf:3:11: 'shell_actions[0].argv' is empty — give at least the "
+	    "program" }, NULL, 1 },
+	{ "shell pattern unanchored", "shell_actions:\n  - name: gz\n    argv: [/bin/gzip]\n"
+	  "    arg_pattern: \"[a-z]+\"\n",
+	  { "cockpit.conf:4:18: 'shell_actions[0].arg_pattern' must be anchored — start it "
+	    "with '^' and end it with '$'" }, NULL, 1 },
+	{ "shell pattern invalid", "shell_actions:\n  - name: gz\n    argv: [/bin/gzip]\n"
+	  "    arg_pattern: \"^[a-z+$\"\n",
+	  { "cockpit.conf:4:18: 'shell_actions[0].arg_pattern' is not a valid extended "
+	    "regular expression:" }, NULL, 1 },
+	{ "shell key typo", "shell_actions:\n  - name: gz\n    argv: [/bin/gzip]\n"
+	  "    timout_s: 5\n",
+	  { "cockpit.conf:4:5: unknown key 'timout_s' in 'shell_actions[0]' (did you mean "
+	    "'timeout_s'?)" }, NULL, 1 },
+	{ "shell duplicate names", "shell_actions:\n  - name: gz\n    argv: [/bin/gzip]\n"
+	  "  - name: gz\n    argv: [/bin/true]\n",
+	  { "cockpit.conf:4:11: duplicate shell action name 'gz' (first at line 2)" },
+	  NULL, 1 },
+	{ "shell timeout range", "shell_actions:\n  - name: gz\n    argv: [/bin/gzip]\n"
+	  "    timeout_s: 0\n",
+	  { "value 0 is out of range for 'shell_actions[0].timeout_s'" }, NULL, 1 },
+	{ "shell as a mapping", "shell_actions:\n  gz: /bin/gzip\n",
+	  { "cockpit.conf:2:3: 'shell_actions' expects a list of shell actions, got a "
+	    "mapping" }, NULL, 1 },
+	{ "shell key at the top", "argv: [/bin/true]\n",
+	  { "unknown key 'argv' — it belongs to an entry of 'shell_actions:'" }, NULL, 1 },
 
 	/* YAML syntax */
 	{ "mapping value in value", "mode: observe\nfoo: bar: baz\n",
@@ -462,6 +575,24 @@ static void test_default_values(void **state)
 	assert_non_null(strstr(c.themes_dir, "/themes"));
 	assert_string_equal(c.theme, "default");
 	assert_false(c.ascii);
+	assert_int_equal(c.policy.by_risk[0], POLICY_ALLOW);
+	assert_int_equal(c.policy.by_risk[1], POLICY_APPROVAL);
+	assert_int_equal(c.policy.by_risk[2], POLICY_APPROVAL);
+	assert_int_equal(c.policy.by_risk[3], POLICY_APPROVAL);
+	assert_int_equal(c.policy.nactions, 0);
+	assert_true(c.policy.escalate_below == 0.7);
+	assert_true(c.policy.approval_below == 0.85);
+	assert_int_equal(c.policy.max_sessions, 3);
+	assert_true(c.policy.vacuum_full_max_bytes == 1024LL * 1024 * 1024);
+	assert_int_equal(c.policy.rate_limit_per_hour, 6);
+	assert_int_equal(c.policy.idempotency_min, 10);
+	assert_int_equal(c.policy.nmaintenance_windows, 0);
+	assert_non_null(c.policy.maintenance_windows);
+	assert_null(c.policy.maintenance_windows[0]);
+	assert_int_equal(c.policy.lock_timeout_ms, 2000);
+	assert_int_equal(c.policy.statement_timeout_ms, 60000);
+	assert_int_equal(c.policy.verify_attempts, 2);
+	assert_int_equal(c.nshell_actions, 0);
 	config_release(&c);
 
 	setenv("XDG_STATE_HOME", "/xdg/state", 1);
@@ -513,6 +644,43 @@ static void test_full_file(void **state)
 
 	assert_string_equal(c.default_target, "staging");
 	assert_ptr_equal(config_find_target(&c, NULL), &c.targets[1]);
+
+	assert_int_equal(c.policy.by_risk[0], POLICY_APPROVAL);
+	assert_int_equal(c.policy.by_risk[1], POLICY_APPROVAL);
+	assert_int_equal(c.policy.by_risk[2], POLICY_DENY);
+	assert_int_equal(c.policy.by_risk[3], POLICY_DENY);
+	assert_int_equal(c.policy.nactions, 2);
+	assert_string_equal(c.policy.actions[0].action, "analyze");
+	assert_int_equal(c.policy.actions[0].rule, POLICY_ALLOW);
+	assert_string_equal(c.policy.actions[1].action, "terminate_backend");
+	assert_int_equal(c.policy.actions[1].rule, POLICY_DENY);
+	assert_true(c.policy.escalate_below == 0.6);
+	assert_true(c.policy.approval_below == 0.9);
+	assert_int_equal(c.policy.max_sessions, 5);
+	assert_true(c.policy.vacuum_full_max_bytes == 512LL * 1024 * 1024);
+	assert_int_equal(c.policy.rate_limit_per_hour, 4);
+	assert_int_equal(c.policy.idempotency_min, 30);
+	assert_int_equal(c.policy.nmaintenance_windows, 3);
+	assert_string_equal(c.policy.maintenance_windows[1], "Mon-Fri 22:00-06:00");
+	assert_null(c.policy.maintenance_windows[3]);
+	assert_int_equal(c.policy.lock_timeout_ms, 1500);
+	assert_int_equal(c.policy.statement_timeout_ms, 120000);
+	assert_int_equal(c.policy.verify_attempts, 3);
+
+	assert_int_equal(c.nshell_actions, 2);
+	assert_string_equal(c.shell_actions[0].name, "compress_logs");
+	assert_string_equal(c.shell_actions[0].summary, "gzip old server logs");
+	assert_int_equal(c.shell_actions[0].nargv, 3);
+	assert_string_equal(c.shell_actions[0].argv[0], "/usr/bin/gzip");
+	assert_string_equal(c.shell_actions[0].argv[2], "{file}");
+	assert_null(c.shell_actions[0].argv[3]);
+	assert_string_equal(c.shell_actions[0].arg_pattern, "^[a-z0-9./-]+$");
+	assert_int_equal(c.shell_actions[0].timeout_s, 60);
+	assert_string_equal(c.shell_actions[1].name, "grow_volume");
+	assert_null(c.shell_actions[1].summary);
+	assert_int_equal(c.shell_actions[1].nargv, 1);
+	assert_string_equal(c.shell_actions[1].arg_pattern, "^[A-Za-z0-9_./-]+$");
+	assert_int_equal(c.shell_actions[1].timeout_s, 300);
 	assert_ptr_equal(config_find_target(&c, "prod"), &c.targets[0]);
 	assert_null(config_find_target(&c, "nope"));
 
@@ -707,6 +875,70 @@ static void test_example_target(void **state)
 }
 
 /* ---------------------------------------------------------------- files */
+
+/* Uncommenting the example shell action gives one that loads. */
+static void test_example_shell_action(void **state)
+{
+	char *gen = NULL, *out, *o;
+	size_t len = 0;
+	FILE *f = open_memstream(&gen, &len);
+	bool in_shell = false;
+	struct config c;
+	char *errs = NULL;
+
+	(void)state;
+	config_write_example(f);
+	fclose(f);
+	out = o = malloc(len + 1);
+	assert_non_null(out);
+	for (const char *line = gen; *line;) {
+		size_t n = strcspn(line, "\n");
+
+		if (in_shell && line[0] == '#')
+			line++, n--;
+		else
+			in_shell = strncmp(line, "shell_actions:", 14) == 0;
+		memcpy(o, line, n);
+		o += n;
+		*o++ = '\n';
+		line += n + (line[n] == '\n');
+	}
+	*o = '\0';
+	if (load_str(&c, out, &errs) != 0)
+		fail_msg("%s", errs);
+	assert_int_equal(c.nshell_actions, 1);
+	assert_string_equal(c.shell_actions[0].name, "compress_logs");
+	assert_string_equal(c.shell_actions[0].argv[0], "/usr/local/bin/compress-pg-logs");
+	assert_int_equal(c.shell_actions[0].nargv, 2);
+	assert_int_equal(c.shell_actions[0].timeout_s, 300);
+	config_release(&c);
+	free(out);
+	free(gen);
+}
+
+/* Byte sizes: units as PostgreSQL writes them, and their IEC names. */
+static void test_byte_units(void **state)
+{
+	static const struct { const char *text; long long bytes; } cases[] = {
+		{ "0", 0 }, { "1073741824", 1073741824LL }, { "1GB", 1LL << 30 },
+		{ "512 MB", 512LL << 20 }, { "2GiB", 2LL << 30 }, { "64kB", 64LL << 10 },
+		{ "3tb", 3LL << 40 }, { "100B", 100 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char yaml[128];
+		struct config c;
+		char *errs = NULL;
+
+		snprintf(yaml, sizeof(yaml), "policy:\n  vacuum_full_max_bytes: %s\n",
+		         cases[i].text);
+		if (load_str(&c, yaml, &errs) != 0)
+			fail_msg("%s: %s", cases[i].text, errs);
+		assert_true(c.policy.vacuum_full_max_bytes == cases[i].bytes);
+		config_release(&c);
+	}
+}
 
 static void test_missing_file(void **state)
 {
@@ -920,6 +1152,8 @@ int main(void)
 		cmocka_unit_test_setup(test_example_is_defaults, setup_env),
 		cmocka_unit_test_setup(test_example_is_up_to_date, setup_env),
 		cmocka_unit_test_setup(test_example_target, setup_env),
+		cmocka_unit_test_setup(test_example_shell_action, setup_env),
+		cmocka_unit_test_setup(test_byte_units, setup_env),
 		cmocka_unit_test_setup(test_missing_file, setup_env),
 		cmocka_unit_test_setup(test_unreadable_file, setup_env),
 		cmocka_unit_test_setup(test_all_errors_sorted, setup_env),
