@@ -220,9 +220,13 @@ cleanup() {
 
 # Text snapshots every 2 s, until Ctrl-C. $1: why, shown on top.
 snapshot_loop() {
-	say "showing 'cockpit snapshot' every 2 s; Ctrl-C stops the demo"
+	say "showing 'cockpit snapshot' and 'cockpit diagnose' every 2 s; Ctrl-C stops the demo"
+	printf 'paths:\n  runbooks_dir: %s\n  audit_log: %s\n' \
+		"$ROOT/runbooks" "$DEMO_DIR/audit.jsonl" >"$DEMO_DIR/diagnose.conf"
 	while :; do
 		out=$("$COCKPIT" snapshot -d "$COCKPIT_TEST_MONITOR_DSN" 2>&1) || :
+		out="$out
+$("$COCKPIT" -c "$DEMO_DIR/diagnose.conf" diagnose -d "$COCKPIT_TEST_MONITOR_DSN" 2>&1 | cut -c1-160)" || :
 		[ -t 1 ] && printf '\033[H\033[2J'
 		printf '%s  cockpit demo, %s (Ctrl-C stops the demo)\n%s\n\n' "$(date +%H:%M:%S)" "$1" "$out"
 		sleep 2
@@ -239,7 +243,7 @@ run() {
 	if [ "${DEMO_NO_TUI:-0}" = 1 ]; then
 		snapshot_loop "text mode (DEMO_NO_TUI=1)"
 	fi
-	say "opening the cockpit as cockpit_monitor (pg_monitor); quit it to stop the demo"
+	say "opening the cockpit as cockpit_monitor (pg_monitor), mode assist (audit log: $DEMO_DIR/audit.jsonl); quit it to stop the demo"
 	# The cockpit runs as a child we wait for (not exec): the traps above must
 	# outlive it, and `wait` lets SIGTERM/SIGHUP to this script act at once.
 	# An asynchronous child would get /dev/null as stdin and SIGINT ignored:
@@ -252,7 +256,14 @@ run() {
 	fi
 	exec 3<&0
 	t0=$(date +%s)
-	"$@" -d "$COCKPIT_TEST_MONITOR_DSN" <&3 2>"$errf" 3<&- &
+	# Monitoring as cockpit_monitor (pg_monitor); approved actions run
+	# through the executor as the cluster's superuser (a scratch cluster:
+	# on a real server give the executor its own, narrower role, see
+	# README). assist mode: nothing runs until you accept it (a).
+	printf 'mode: assist\npaths:\n  runbooks_dir: %s\n  audit_log: %s\n' \
+		"$ROOT/runbooks" "$DEMO_DIR/audit.jsonl" >"$DEMO_DIR/cockpit.conf"
+	"$@" -c "$DEMO_DIR/cockpit.conf" -d "$COCKPIT_TEST_MONITOR_DSN" \
+		--executor "$COCKPIT_TEST_DSN" <&3 2>"$errf" 3<&- &
 	cockpit_pid=$!
 	rc=0
 	wait "$cockpit_pid" || rc=$?

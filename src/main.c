@@ -15,10 +15,19 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "act/action.h"
 #include "act/audit.h"
+#include "act/policy.h"
+#include "act/proposal.h"
 #include "perceive/collector.h"
+#include "perceive/pgconn.h"
 #include "perceive/recording.h"
 #include "perceive/snapshot.h"
+#include "think/detect.h"
+#include "think/diagnose.h"
+#include "think/drill.h"
+#include "think/llm.h"
+#include "think/runbook.h"
 #include "ui/tui.h"
 
 #define EXIT_RUNTIME 1
@@ -35,6 +44,7 @@ struct options {
 	const char *theme;
 	const char *executor;     /* --executor CONNINFO */
 	const char *mode;         /* --mode, overrides the configuration's */
+	bool no_llm;              /* --no-llm: rules only */
 	double window_s;
 	double interval_s;
 	double duration_s;
@@ -63,10 +73,16 @@ static int cmd_check_config(struct config *cfg, struct options *o);
 static int cmd_replay(struct config *cfg, struct options *o);
 static int cmd_example_config(struct config *cfg, struct options *o);
 static int cmd_audit(struct config *cfg, struct options *o);
+static int cmd_diagnose(struct config *cfg, struct options *o);
+static int cmd_drill(struct config *cfg, struct options *o);
 
 static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
 	  "collect once and print the picture (JSON: the documented version 1 contract)" },
+	{ "diagnose", cmd_diagnose, "diagnose [--json] [--pretty] [--window S] [--no-llm]",
+	  "collect, detect incidents and propose remediations (never executes anything)" },
+	{ "drill", cmd_drill, "drill [NAME] [--duration S]",
+	  "reproduce a runbook's incident on a sandbox database (no NAME: list the drills)" },
 	{ "record", cmd_record, "record -o FILE [--interval S] [--duration S]",
 	  "write snapshots as JSON lines for replay (until Ctrl-C or the duration)" },
 	{ "replay", cmd_replay, "replay FILE",
@@ -103,6 +119,7 @@ static void usage(FILE *f)
 		"      --mode MODE       observe, shadow, assist or auto (overrides the configuration)\n"
 		"      --executor CONNINFO  the executor's connection (default with -d: the same;\n"
 		"                        with -t: the target's executor_conninfo)\n"
+		"      --no-llm          rules only, even when an LLM is configured (diagnose)\n"
 		"      --interval S      seconds between snapshots (record; default: refresh.fast_ms)\n"
 		"      --duration S      stop after S seconds (record)\n"
 		"  -h, --help            this help\n"
@@ -269,6 +286,205 @@ static int cmd_tui(struct config *cfg, struct options *o)
 	return rc;
 }
 
+/* Runbooks from paths.runbooks_dir; every problem on stderr. */
+static int load_runbooks(const struct config *cfg, struct runbook_set *rs)
+{
+	char *errs = NULL;
+	int rc = runbook_load_dir(cfg->runbooks_dir, rs, &errs);
+
+	if (rc != 0) {
+		fprintf(stderr, "%s", errs ? errs : "cockpit: cannot load the runbooks\n");
+		if (errs && errs[0] && errs[strlen(errs) - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	free(errs);
+	return rc;
+}
+
+static PGconn *connect_target(const struct tui_options *t, const char *app)
+{
+	char err[512];
+	struct pgconn_params p = {
+		.conninfo = t->conninfo,
+		.password = t->password_env ? getenv(t->password_env) : NULL,
+		.application_name = app,
+		.connect_timeout_s = 5,
+		.statement_timeout_ms = 10000,
+	};
+	PGconn *c = pgconn_connect(&p, err, sizeof(err));
+
+	if (!c)
+		fprintf(stderr, "cockpit: %s\n", err);
+	return c;
+}
+
+static void print_incident(const struct incident *in)
+{
+	printf("%-8s %-22s %s\n", severity_name(in->severity), in->runbook, in->summary);
+	for (size_t k = 0; k < in->nproposals; k++) {
+		const struct proposal *p = in->proposals[k];
+
+		printf("         -> %s %s  risk %s  confidence %.2f  %s: %s\n", p->action->name,
+		       p->target ? p->target : "", risk_name(p->risk), p->confidence,
+		       decision_name(p->decision), p->policy_reason ? p->policy_reason : "");
+		printf("            %s\n", p->sql ? p->sql : "");
+	}
+	if (in->escalation)
+		printf("         escalate: %s\n", in->escalation);
+}
+
+static int cmd_diagnose(struct config *cfg, struct options *o)
+{
+	struct runbook_set rs = { 0 };
+	struct tui_options t = { 0 };
+	struct collector *c;
+	struct snapshot *s;
+	struct policy_state *ps;
+	struct incident_list l = { 0 };
+	PGconn *conn;
+	char err[512];
+	int rc = 0;
+
+	if (load_runbooks(cfg, &rs) != 0 && rs.n == 0) {
+		runbook_set_release(&rs);
+		return EXIT_USAGE;
+	}
+	c = open_collector(cfg, o);
+	if (!c) {
+		runbook_set_release(&rs);
+		return EXIT_USAGE;
+	}
+	resolve_target(cfg, o, &t);
+	s = collector_collect(c, true);
+	if (s->connected && o->window_s > 0) {
+		snapshot_unref(s);
+		clock_sleep_ms((int64_t)(o->window_s * 1000));
+		s = collector_collect(c, true);
+	}
+	if (!s->connected) {
+		fprintf(stderr, "cockpit: cannot collect from '%s': %s\n", s->target, s->error);
+		snapshot_unref(s);
+		collector_free(c);
+		runbook_set_release(&rs);
+		return EXIT_RUNTIME;
+	}
+	conn = connect_target(&t, "cockpit-diagnose");
+	if (!conn) {
+		snapshot_unref(s);
+		collector_free(c);
+		runbook_set_release(&rs);
+		return EXIT_RUNTIME;
+	}
+	ps = policy_state_new();
+	if (policy_state_load_audit(ps, cfg->audit_log, s->collected_at, err, sizeof(err)) != 0)
+		fprintf(stderr, "cockpit: %s (rate limits and idempotency start empty)\n", err);
+	{
+		struct detect_ctx dc = { s, cfg, &rs, conn };
+		struct diagnose_ctx gc = { conn, s, cfg, &rs, ps, s->collected_at };
+
+		detect_run(&dc, &l);
+		diagnose_all(&gc, &l);
+	}
+	if (o->json) {
+		json_t *j = json_object(), *arr = json_array();
+
+		json_object_set_new(j, "version", json_integer(1));
+		json_object_set_new(j, "target", json_string(s->target ? s->target : ""));
+		json_object_set_new(j, "server_version",
+				    json_string(s->server.version ? s->server.version : ""));
+		json_object_set_new(j, "collected_at", json_real(s->collected_at));
+		json_object_set_new(j, "mode", json_string(config_mode_name(cfg->mode)));
+		json_object_set_new(j, "llm", json_string(o->no_llm ? "off (--no-llm): rules only"
+								  : "none configured: rules only"));
+		for (size_t i = 0; i < l.n; i++)
+			json_array_append_new(arr, incident_to_json(&l.v[i]));
+		json_object_set_new(j, "incidents", arr);
+		json_dumpf(j, stdout, o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (l.n == 0) {
+		printf("no incidents on %s\n", s->target ? s->target : "?");
+	} else {
+		for (size_t i = 0; i < l.n; i++)
+			print_incident(&l.v[i]);
+	}
+	incident_list_release(&l);
+	policy_state_free(ps);
+	PQfinish(conn);
+	snapshot_unref(s);
+	collector_free(c);
+	runbook_set_release(&rs);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "cockpit: cannot write output: %s\n", strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	return rc;
+}
+
+static int cmd_drill(struct config *cfg, struct options *o)
+{
+	struct runbook_set rs = { 0 };
+	struct tui_options t = { 0 };
+	const struct runbook *rb;
+	struct drill_run *d;
+	char err[1024];
+	int rc = 0;
+
+	load_runbooks(cfg, &rs);
+	if (o->nargs == 0) {
+		printf("drills (cockpit drill NAME reproduces the incident on the target):\n");
+		for (size_t i = 0; i < rs.n; i++)
+			printf("  %-24s %s%s\n", rs.v[i].name, rs.v[i].title,
+			       rs.v[i].drill.nsessions || rs.v[i].drill.setup ? "" : " (no drill)");
+		runbook_set_release(&rs);
+		return 0;
+	}
+	rb = runbook_find(&rs, o->args[0]);
+	if (!rb) {
+		fprintf(stderr, "cockpit: no runbook named '%s' in %s (cockpit drill lists them)\n",
+			o->args[0], cfg->runbooks_dir);
+		runbook_set_release(&rs);
+		return EXIT_USAGE;
+	}
+	resolve_target(cfg, o, &t);
+	if (!t.conninfo) {
+		fprintf(stderr, "cockpit: drill needs a sandbox database: -d CONNINFO or -t TARGET\n");
+		runbook_set_release(&rs);
+		return EXIT_USAGE;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	d = drill_start(rb, t.conninfo, t.password_env, true, err, sizeof(err));
+	if (!d) {
+		fprintf(stderr, "cockpit: %s\n", err);
+		runbook_set_release(&rs);
+		return EXIT_RUNTIME;
+	}
+	printf("drill %s: %s\n", rb->name, rb->title);
+	for (size_t i = 0; i < drill_sessions(d); i++)
+		printf("  session %zu  pid %d  %s\n", i + 1, drill_session_pid(d, i),
+		       drill_session_state(d, i));
+	if (o->duration_s > 0)
+		printf("holding for %.0f s (Ctrl-C ends it sooner), then cleaning up\n", o->duration_s);
+	else
+		printf("holding until Ctrl-C, then cleaning up\n");
+	fflush(stdout);
+	{
+		int64_t start = clock_mono_ms();
+
+		while (!interrupted && (o->duration_s <= 0 ||
+		       clock_mono_ms() - start < (int64_t)(o->duration_s * 1000)))
+			clock_sleep_ms(50);
+	}
+	if (drill_stop(d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cockpit: %s\n", err);
+		rc = EXIT_RUNTIME;
+	}
+	printf("drill %s: cleaned up\n", rb->name);
+	runbook_set_release(&rs);
+	return rc;
+}
+
 static int cmd_replay(struct config *cfg, struct options *o)
 {
 	struct recording rec;
@@ -308,7 +524,16 @@ static int cmd_example_config(struct config *cfg, struct options *o)
 
 static int cmd_check_config(struct config *cfg, struct options *o)
 {
+	struct runbook_set rs = { 0 };
+	int bad;
+
 	(void)o;
+	bad = load_runbooks(cfg, &rs);
+	printf("%s: %zu runbook%s%s\n", cfg->runbooks_dir, rs.n, rs.n == 1 ? "" : "s",
+	       bad ? ", with the problems above" : "");
+	runbook_set_release(&rs);
+	if (bad)
+		return EXIT_USAGE;
 	printf("%s: ok (%zu target%s, mode %s)\n", cfg->path ? cfg->path : "(defaults)",
 	       cfg->ntargets, cfg->ntargets == 1 ? "" : "s", config_mode_name(cfg->mode));
 	return 0;
@@ -317,7 +542,7 @@ static int cmd_check_config(struct config *cfg, struct options *o)
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION, OPT_ASCII, OPT_THEME,
-	       OPT_EXECUTOR, OPT_MODE };
+	       OPT_EXECUTOR, OPT_MODE, OPT_NO_LLM };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "dsn", required_argument, NULL, 'd' },
@@ -332,6 +557,7 @@ int main(int argc, char **argv)
 		{ "theme", required_argument, NULL, OPT_THEME },
 		{ "executor", required_argument, NULL, OPT_EXECUTOR },
 		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "no-llm", no_argument, NULL, OPT_NO_LLM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -346,6 +572,11 @@ int main(int argc, char **argv)
 	/* One malloc arena for all threads: the collector's allocations would
 	 * otherwise sit in an arena of their own and raise the resident set. */
 	mallopt(M_ARENA_MAX, 1);
+	/* libcurl's global state, before any thread exists. */
+	if (llm_global_init() != 0) {
+		fprintf(stderr, "cockpit: cannot initialise libcurl\n");
+		return EXIT_RUNTIME;
+	}
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:d:t:o:hV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -359,6 +590,7 @@ int main(int argc, char **argv)
 		case OPT_THEME: o.theme = optarg; break;
 		case OPT_EXECUTOR: o.executor = optarg; break;
 		case OPT_MODE: o.mode = optarg; break;
+		case OPT_NO_LLM: o.no_llm = true; break;
 		case OPT_WINDOW:
 			if (parse_seconds("--window", optarg, &o.window_s))
 				return EXIT_USAGE;
@@ -394,7 +626,8 @@ int main(int argc, char **argv)
 		}
 		o.args = argv + optind + 1;
 		o.nargs = argc - optind - 1;
-		if (o.nargs > 0 && cmd->run != cmd_replay && cmd->run != cmd_audit) {
+		if (o.nargs > 0 && cmd->run != cmd_replay && cmd->run != cmd_audit &&
+		    !(cmd->run == cmd_drill && o.nargs == 1)) {
 			fprintf(stderr, "cockpit: %s: unexpected argument '%s' (see 'cockpit --help')\n",
 				cmd->name, o.args[0]);
 			return EXIT_USAGE;

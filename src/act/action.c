@@ -1461,6 +1461,35 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 	return rc;
 }
 
+/* A role default on a superuser also binds the administrators' and the
+ * maintenance jobs' sessions: such a change is high risk, and the diff
+ * says why. */
+static void role_superuser_note(PGconn *c, const char *role, struct proposal *p)
+{
+	const char *v[1] = { role };
+	PGresult *r = PQexecParams(c, "/* cockpit action */ SELECT rolsuper FROM pg_roles "
+				   "WHERE rolname = $1", 1, NULL, v, NULL, NULL, 0);
+	bool super = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		     strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+	PQclear(r);
+	if (!super)
+		return;
+	if (p->risk < RISK_HIGH)
+		p->risk = RISK_HIGH;
+	{
+		struct strbuf sb = STRBUF_INIT;
+
+		strbuf_addstr(&sb, p->diff ? p->diff : "");
+		if (sb.len && sb.buf[sb.len - 1] != '\n')
+			strbuf_addch(&sb, '\n');
+		strbuf_addf(&sb, "  note: %s is a superuser: the setting also binds administrators' "
+			    "and maintenance sessions (risk raised to high)\n", role);
+		free(p->diff);
+		p->diff = strbuf_detach(&sb, NULL);
+	}
+}
+
 static int prepare_alter_role_set(const struct action_ctx *ctx, const json_t *params,
 				  struct proposal *p, char *err, size_t errlen)
 {
@@ -1499,6 +1528,7 @@ static int prepare_alter_role_set(const struct action_ctx *ctx, const json_t *pa
 	p->rollback_sql = rollback;
 	free(p->diff);
 	p->diff = role_diff(role, &rs, value);
+	role_superuser_note(c, role, p);
 	n = strlen(role) + 6;
 	char *t = xmalloc(n);
 	snprintf(t, n, "role %s", role);

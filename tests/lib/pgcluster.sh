@@ -70,7 +70,7 @@ CONF
 	psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"; }
 	psql -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
 		-c "CREATE EXTENSION IF NOT EXISTS hypopg" \
-		-c "CREATE ROLE cockpit_monitor LOGIN IN ROLE pg_monitor" \
+		-c "CREATE ROLE cockpit_monitor LOGIN IN ROLE pg_monitor, pg_read_all_data" \
 		-c "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO cockpit_monitor" \
 		-c "GRANT EXECUTE ON FUNCTION pg_current_logfile(text) TO cockpit_monitor" >/dev/null
 	cat >"$dir/env" <<ENV
