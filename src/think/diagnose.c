@@ -14,7 +14,6 @@
  */
 #include "think/diagnose.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,75 +29,6 @@
 #define DIAGNOSE_CONTEXT_TIMEOUT_MS 5000
 #define DIAGNOSE_CONTEXT_MAX_ROWS 200
 
-/* ---- binding values to text parameters ------------------------------------ */
-
-static void add_array_literal(struct strbuf *sb, const json_t *a)
-{
-	size_t i;
-	json_t *v;
-
-	strbuf_addch(sb, '{');
-	json_array_foreach(a, i, v) {
-		if (i)
-			strbuf_addch(sb, ',');
-		if (json_is_null(v)) {
-			strbuf_addstr(sb, "NULL");
-		} else if (json_is_integer(v)) {
-			strbuf_addf(sb, "%lld", (long long)json_integer_value(v));
-		} else if (json_is_real(v)) {
-			strbuf_addf(sb, "%.17g", json_real_value(v));
-		} else if (json_is_boolean(v)) {
-			strbuf_addstr(sb, json_is_true(v) ? "t" : "f");
-		} else if (json_is_array(v)) {
-			add_array_literal(sb, v);
-		} else {
-			const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-			char *dump = s ? NULL : json_dumps(v, JSON_COMPACT);
-
-			strbuf_addch(sb, '"');
-			for (const char *p = s ? s : dump; p && *p; p++) {
-				if (*p == '"' || *p == '\\')
-					strbuf_addch(sb, '\\');
-				strbuf_addch(sb, *p);
-			}
-			strbuf_addch(sb, '"');
-			free(dump);
-		}
-	}
-	strbuf_addch(sb, '}');
-}
-
-char *diagnose_param_text(const json_t *v)
-{
-	struct strbuf sb = STRBUF_INIT;
-
-	if (!v || json_is_null(v))
-		return NULL;
-	strbuf_init(&sb, 32);
-	if (json_is_string(v))
-		strbuf_addstr(&sb, json_string_value(v));
-	else if (json_is_integer(v))
-		strbuf_addf(&sb, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v)) {
-		double d = json_real_value(v);
-
-		if (d == floor(d) && fabs(d) < 1e15)
-			strbuf_addf(&sb, "%.0f", d);
-		else
-			strbuf_addf(&sb, "%.17g", d);
-	} else if (json_is_boolean(v))
-		strbuf_addstr(&sb, json_is_true(v) ? "true" : "false");
-	else if (json_is_array(v))
-		add_array_literal(&sb, v);
-	else {
-		char *dump = json_dumps(v, JSON_COMPACT);
-
-		strbuf_addstr(&sb, dump ? dump : "");
-		free(dump);
-	}
-	return strbuf_detach(&sb, NULL);
-}
-
 /* Bind a list of templates to an array of text values (JSON strings, or
  * null for SQL NULL). *missing names the first template with no value. */
 static json_t *bind_args(const json_t *tmpls, const json_t *ev, const char **missing)
@@ -108,14 +38,12 @@ static json_t *bind_args(const json_t *tmpls, const json_t *ev, const char **mis
 
 	*missing = NULL;
 	json_array_foreach(tmpls, i, t) {
-		json_t *v = runbook_bind_value(t, ev);
-		char *s = diagnose_param_text(v);
+		char *s = NULL;
 
-		if (!v && !*missing)
+		if (runbook_bind_param(t, ev, &s) != 0 && !*missing)
 			*missing = json_is_string(t) ? json_string_value(t) : "?";
 		json_array_append_new(out, s ? json_string(s) : json_null());
 		free(s);
-		json_decref(v);
 	}
 	return out;
 }

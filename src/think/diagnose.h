@@ -18,7 +18,7 @@
  * each); their rows land in in->context as {name: [{column: value}]} or
  * {name: {"error": "..."}}. An incident that already carries an escalation
  * from its detector gets its context but no proposals. Verification
- * arguments are bound to text with diagnose_param_text().
+ * arguments are bound to text with runbook_bind_param().
  *
  * Runs on the thread that owns conn (the brain thread, or main for
  * `cockpit diagnose`). Never executes anything.
@@ -50,11 +50,5 @@ struct diagnose_ctx {
 size_t diagnose_incident(const struct diagnose_ctx *ctx, struct incident *in);
 /* All of them. */
 size_t diagnose_all(const struct diagnose_ctx *ctx, struct incident_list *l);
-
-/* A bound evidence value as a text parameter ($n of a context or verify
- * query): strings as they are, numbers in decimal, booleans true/false,
- * arrays as PostgreSQL array literals ("{1,2}", strings double-quoted),
- * objects as JSON text; NULL for a missing value or JSON null. Caller frees. */
-char *diagnose_param_text(const json_t *v);
 
 #endif
