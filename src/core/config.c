@@ -1088,44 +1088,6 @@ static void err_expect(struct loader *L, const yaml_node_t *v, const char *path,
 
 /* ---------------------------------------------------------------- values */
 
-/* [+-]digits */
-static bool looks_integer(const char *s)
-{
-	if (*s == '+' || *s == '-')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return false;
-	while (isdigit((unsigned char)*s))
-		s++;
-	return *s == '\0';
-}
-
-/* [+-]digits[.digits][e[+-]digits], or with the digits before the dot. */
-static bool looks_number(const char *s)
-{
-	bool digits = false;
-
-	if (*s == '+' || *s == '-')
-		s++;
-	while (isdigit((unsigned char)*s))
-		s++, digits = true;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++)
-			digits = true;
-	if (!digits)
-		return false;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		while (isdigit((unsigned char)*s))
-			s++;
-	}
-	return *s == '\0';
-}
-
 /* "1073741824", "1GB", "512 MB", "2GiB": bytes, with PostgreSQL's units
  * (powers of 1024, case-insensitive) or their IEC spelling. */
 static bool parse_bytes(const char *s, long long *out)
@@ -1384,7 +1346,7 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 	case KEY_INT: {
 		long long x;
 
-		if (!looks_integer(s)) {
+		if (!yamlload_looks_integer(s)) {
 			err_expect(L, v, path, k, unit_hint(k, s));
 			return false;
 		}
@@ -1414,7 +1376,7 @@ static bool key_set_value(struct loader *L, const struct key *k, void *base,
 	case KEY_DOUBLE: {
 		double x;
 
-		if (!looks_number(s)) {
+		if (!yamlload_looks_number(s)) {
 			err_expect(L, v, path, k, unit_hint(k, s));
 			return false;
 		}
@@ -1660,6 +1622,24 @@ static int name_ref_cmp(const void *a, const void *b)
 	return x->pos.col < y->pos.col ? -1 : x->pos.col > y->pos.col;
 }
 
+/* Names must be unique: sort (name, position), report all but the first. */
+static void report_duplicate_names(struct loader *L, struct name_ref *refs, size_t nrefs,
+				   const char *what, const char *fix)
+{
+	if (nrefs)
+		qsort(refs, nrefs, sizeof(*refs), name_ref_cmp);
+	for (size_t i = 1; i < nrefs; i++) {
+		size_t first = i - 1;
+
+		while (i < nrefs && strcmp(refs[i].name, refs[first].name) == 0) {
+			yamlload_error(&L->y, refs[i].pos, "duplicate %s name '%s' "
+			               "(first at line %d) — %s",
+			               what, refs[i].name, refs[first].pos.line, fix);
+			i++;
+		}
+	}
+}
+
 static void load_targets(struct loader *L, const yaml_node_t *v)
 {
 	const yaml_node_item_t *it;
@@ -1704,23 +1684,11 @@ static void load_targets(struct loader *L, const yaml_node_t *v)
 		load_target(L, t, i, item, &name_pos[i]);
 	}
 
-	/* Names must be unique: sort (name, position), report all but the first. */
 	refs = xcalloc(n ? n : 1, sizeof(*refs));
 	for (i = 0; i < L->c->ntargets; i++)
 		if (L->c->targets[i].name)
 			refs[nrefs++] = (struct name_ref){ L->c->targets[i].name, name_pos[i] };
-	if (nrefs)
-		qsort(refs, nrefs, sizeof(*refs), name_ref_cmp);
-	for (i = 1; i < nrefs; i++) {
-		size_t first = i - 1;
-
-		while (i < nrefs && strcmp(refs[i].name, refs[first].name) == 0) {
-			yamlload_error(&L->y, refs[i].pos, "duplicate target name '%s' "
-			               "(first at line %d) — give each target its own name",
-			               refs[i].name, refs[first].pos.line);
-			i++;
-		}
-	}
+	report_duplicate_names(L, refs, nrefs, "target", "give each target its own name");
 	free(refs);
 	free(name_pos);
 }
@@ -1933,18 +1901,7 @@ static void load_shell_actions(struct loader *L, const yaml_node_t *v)
 	for (i = 0; i < L->c->nshell_actions; i++)
 		if (L->c->shell_actions[i].name)
 			refs[nrefs++] = (struct name_ref){ L->c->shell_actions[i].name, name_pos[i] };
-	if (nrefs)
-		qsort(refs, nrefs, sizeof(*refs), name_ref_cmp);
-	for (i = 1; i < nrefs; i++) {
-		size_t first = i - 1;
-
-		while (i < nrefs && strcmp(refs[i].name, refs[first].name) == 0) {
-			yamlload_error(&L->y, refs[i].pos, "duplicate shell action name '%s' "
-			               "(first at line %d) — give each its own name",
-			               refs[i].name, refs[first].pos.line);
-			i++;
-		}
-	}
+	report_duplicate_names(L, refs, nrefs, "shell action", "give each its own name");
 	free(refs);
 	free(name_pos);
 }

@@ -157,4 +157,9 @@ enum yamlload_read {
  * part of the file; the caller releases it either way. */
 enum yamlload_read yamlload_read_file(const char *path, size_t max, struct strbuf *out);
 
+/* Is the plain scalar s an integer ([+-]digits) / a number ([+-]digits
+ * [.digits][e[+-]digits])? What the loaders accept before converting. */
+bool yamlload_looks_integer(const char *s);
+bool yamlload_looks_number(const char *s);
+
 #endif

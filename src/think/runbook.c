@@ -753,44 +753,6 @@ static bool find_unquoted(struct loader *L, const yaml_node_t *n, const char *ke
 
 /* ---------------------------------------------------------------- scalars */
 
-/* [+-]digits */
-static bool looks_integer(const char *s)
-{
-	if (*s == '+' || *s == '-')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return false;
-	while (isdigit((unsigned char)*s))
-		s++;
-	return *s == '\0';
-}
-
-/* [+-]digits[.digits][e[+-]digits], or with the digits after the dot. */
-static bool looks_number(const char *s)
-{
-	bool digits = false;
-
-	if (*s == '+' || *s == '-')
-		s++;
-	while (isdigit((unsigned char)*s))
-		s++, digits = true;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++)
-			digits = true;
-	if (!digits)
-		return false;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		while (isdigit((unsigned char)*s))
-			s++;
-	}
-	return *s == '\0';
-}
-
 static bool is_true_word(const char *s)
 {
 	return !strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE");
@@ -837,7 +799,7 @@ static bool get_int(struct loader *L, const yaml_node_t *n, const char *key, lon
 
 	if (n->type == YAML_SCALAR_NODE && !yamlload_has_nul(n) && !yamlload_is_null(n)) {
 		s = yamlload_scalar(n);
-		if (looks_integer(s)) {
+		if (yamlload_looks_integer(s)) {
 			errno = 0;
 			v = strtoll(s, NULL, 10);
 			if (errno == 0 && v >= min && v <= max) {
@@ -883,9 +845,9 @@ static bool get_number(struct loader *L, const yaml_node_t *n, const char *key,
 	if (n->type == YAML_SCALAR_NODE && !yamlload_has_nul(n) && !yamlload_is_null(n)) {
 		const char *s = yamlload_scalar(n);
 
-		if (looks_number(s) && parse_number(s, out))
+		if (yamlload_looks_number(s) && parse_number(s, out))
 			return true;
-		if (looks_number(s)) {
+		if (yamlload_looks_number(s)) {
 			yamlload_node_error(&L->y, n, "'%s' is %.*s%s, out of range — %s", key,
 			                    MAX_SHOWN, s, n->data.scalar.length > MAX_SHOWN ? "..." : "",
 			                    fix);
@@ -943,7 +905,7 @@ static json_t *scalar_json(const yaml_node_t *n)
 			return json_true();
 		if (is_false_word(s))
 			return json_false();
-		if (looks_integer(s)) {
+		if (yamlload_looks_integer(s)) {
 			long long v;
 
 			errno = 0;
@@ -951,7 +913,7 @@ static json_t *scalar_json(const yaml_node_t *n)
 			if (errno == 0)
 				return json_integer(v);
 		}
-		if (looks_number(s) && parse_number(s, &d))
+		if (yamlload_looks_number(s) && parse_number(s, &d))
 			return json_real(d);
 	}
 	return json_stringn(s, n->data.scalar.length);
