@@ -5,7 +5,8 @@
  * things that need attention now (computed from this snapshot against the
  * configured thresholds: lock chains, cycles, deadlocks, long idle
  * transactions, slow statements, disk, bloat, connections, what cockpit
- * cannot see), and sparklines of the last minutes.
+ * cannot see), the open incidents of the brain's newest board with what
+ * each proposes, and sparklines of the last minutes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +15,10 @@
 
 #include "core/config.h"
 #include "core/mem.h"
+#include "act/action.h"
+#include "act/proposal.h"
 #include "perceive/snapshot.h"
+#include "think/brain.h"
 #include "ui/bar.h"
 #include "ui/format.h"
 #include "ui/history.h"
@@ -23,6 +27,7 @@
 
 static const struct key_help keys[] = {
 	{ "3", "the Locks screen when a lock chain is listed" },
+	{ "7", "the Proposals screen: decide on the open incidents" },
 };
 
 static void *create(void)
@@ -137,6 +142,45 @@ static size_t attention(const struct snapshot *s, const struct config *cfg, doub
 	return n;
 }
 
+/* The board's open incidents, one line each (at most a third of the
+ * screen, the rest counted); returns the next free row. */
+static int draw_incidents(const struct view *v, struct canvas *c, struct canvas_rect r, int y, int end)
+{
+	const struct board *b = v->board;
+	int max = (end - y) / 3;
+	char line[512];
+
+	if (!b || (!b->incidents.n && !b->note) || max < 2)
+		return y;
+	y++;
+	snprintf(line, sizeof(line), "Open incidents (%zu)", b->incidents.n);
+	screen_title(c, r.x, y++, r.w, line);
+	if (b->note && max-- > 1)
+		canvas_text(c, r.x + 1, y++, r.w - 2, THEME_DIM, b->note);
+	for (size_t i = 0; i < b->incidents.n && y < end; i++) {
+		const struct incident *in = &b->incidents.v[i];
+		const struct proposal *p = in->nproposals ? in->proposals[0] : NULL;
+		enum theme_role role = in->severity == SEVERITY_CRITICAL ? THEME_CRIT :
+				       in->severity == SEVERITY_WARNING ? THEME_WARN : THEME_NORMAL;
+
+		if (max-- <= 1 && i + 1 < b->incidents.n) {
+			snprintf(line, sizeof(line), "... and %zu more on the Proposals screen (7)", b->incidents.n - i);
+			canvas_text(c, r.x + 1, y++, r.w - 2, THEME_DIM, line);
+			break;
+		}
+		/* What to do first, then why: a long summary may be cut. */
+		if (p)
+			snprintf(line, sizeof(line), "%s -> %s %s%s: %s", in->runbook ? in->runbook : "?",
+				 p->action ? p->action->name : "?", p->target ? p->target : "",
+				 in->nproposals > 1 ? " (+more, see 7)" : "", in->summary ? in->summary : "");
+		else
+			snprintf(line, sizeof(line), "%s -> escalated: %s (%s)", in->runbook ? in->runbook : "?",
+				 in->summary ? in->summary : "", in->escalation ? in->escalation : "no proposal");
+		canvas_text(c, r.x + 1, y++, r.w - 2, role, line);
+	}
+	return y;
+}
+
 static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_rect r)
 {
 	const struct snapshot *s = v->snap;
@@ -236,6 +280,7 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 		}
 	}
 
+	y = draw_incidents(v, c, r, y, end);
 	n = attention(s, v->cfg, now, items);
 	y++;
 	snprintf(line, sizeof(line), "Needs attention (%zu)", n);

@@ -14,11 +14,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/config.h"
 #include "ui/canvas.h"
 
 struct snapshot;
 struct config;
 struct history;
+struct board;
+struct job_view;
+struct executor;
+struct audit;
+struct policy_state;
+struct view;
 
 enum ui_key {
 	UI_KEY_UP = 0x110000, /* above every Unicode code point */
@@ -37,6 +44,31 @@ enum ui_key {
 	UI_KEY_RESIZE,
 };
 
+/* The act layer's handles, for the screens that act (Proposals). Owned by
+ * tui.c; screens send commands through them (executor_submit, the audit
+ * log) and never call libpq. */
+struct ui_act {
+	enum cockpit_mode mode;
+	struct executor *executor;     /* NULL: nothing can run here; why in no_executor */
+	const char *no_executor;       /* one line, or NULL */
+	struct audit *audit;           /* NULL when the audit log could not be opened */
+	struct policy_state *policy;   /* may be NULL */
+};
+
+/* What a key handler asks of the loop, which acts on it after the handler
+ * returns (handlers never draw nor touch the terminal). */
+struct ui_request {
+	char message[256];             /* for the status line; "" none */
+	bool prompt;                   /* read a line of text in the status line */
+	char prompt_label[160];
+	char *edit_text;               /* malloc'ed (the loop frees it): run $VISUAL /
+	                                  $EDITOR on it in a temporary file */
+	/* Called with the typed line or the edited text (NULL: cancelled, or
+	 * the editor failed — message says why). */
+	void (*done)(void *st, const struct view *v, const char *text);
+	void *st;
+};
+
 /* What a screen reads each frame. Everything is borrowed for the frame. */
 struct view {
 	const struct snapshot *snap;   /* newest (or replayed) snapshot; NULL before the first */
@@ -44,6 +76,11 @@ struct view {
 	const struct history *hist;    /* recent samples for sparklines */
 	double now;                    /* wall clock, epoch seconds */
 	bool ascii;
+	const struct board *board;     /* newest board of the brain (think/brain.h), or NULL */
+	const struct job_view *jobs;   /* the executor's jobs, newest last */
+	size_t njobs;
+	const struct ui_act *act;      /* NULL in replay */
+	struct ui_request *req;        /* key handlers write here; NULL while drawing */
 };
 
 /* One line of the help overlay. */
@@ -76,6 +113,7 @@ extern const struct screen_ops screen_locks;
 extern const struct screen_ops screen_queries;
 extern const struct screen_ops screen_disk;
 extern const struct screen_ops screen_agents;
+extern const struct screen_ops screen_proposals;
 
 struct table;
 

@@ -1,7 +1,19 @@
 /*
  * tui: terminal lifecycle, the event loop, the screen manager and the
- * chrome around the screens (header, tabs, status line, help, filter
- * prompt); see tui.h.
+ * chrome around the screens (header, tabs, status line, help, filter and
+ * question prompts, the editor escape); see tui.h.
+ *
+ * The self-healing loop's owner side lives here too: tui_run creates the
+ * runbook set, the policy state (past runs from the audit log), the audit
+ * log, the brain (think/brain.h) and, when the mode may run anything and
+ * an executor connection is known, the executor (act/executor.h). The
+ * brain and the executor wake the loop through their own pipe; each wake
+ * takes the newest board and the jobs' states. In shadow and auto modes
+ * the loop hands the proposals policy_gate() lets go without an operator
+ * to the executor, once per proposal and incident (the executor records
+ * shadow.would_run or runs them). In replay the brain runs the detectors
+ * only on the replayed snapshots (no connection: nothing is diagnosed,
+ * proposed, audited or run).
  */
 #include "ui/tui.h"
 
@@ -14,6 +26,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +35,19 @@
 
 #include <curses.h>
 
+#include "act/action.h"
+#include "act/audit.h"
+#include "act/executor.h"
+#include "act/policy.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/mem.h"
+#include "core/strbuf.h"
 #include "perceive/collector.h"
 #include "perceive/recording.h"
 #include "perceive/snapshot.h"
+#include "think/brain.h"
+#include "think/runbook.h"
 #include "ui/canvas.h"
 #include "ui/format.h"
 #include "ui/history.h"
@@ -39,7 +59,7 @@
 
 static const struct screen_ops *const screens[] = {
 	&screen_overview, &screen_sessions, &screen_locks,
-	&screen_queries, &screen_disk, &screen_agents,
+	&screen_queries, &screen_disk, &screen_agents, &screen_proposals,
 };
 #define NSCREENS (sizeof(screens) / sizeof(*screens))
 
@@ -48,7 +68,7 @@ static const double speeds[] = { 0.25, 0.5, 1, 2, 4, 8, 16 };
 
 /* Keys every screen has, in the help overlay. The table is the help. */
 static const struct key_help global_keys[] = {
-	{ "1-6, Tab, S-Tab", "switch screen (or click a tab)" },
+	{ "1-7, Tab, S-Tab", "switch screen (or click a tab)" },
 	{ "j k, Up Down", "move the selection" },
 	{ "PgUp PgDn, g G", "page, first, last" },
 	{ "/", "filter rows (Enter keeps it, Esc clears it)" },
@@ -248,6 +268,30 @@ struct tui {
 	size_t period;             /* index into periods_ms */
 	int wake[2];
 	bool ascii;
+	/* questions a screen asks (ui_request.prompt) */
+	bool prompting;
+	char prompt_label[160];
+	char answer[256];
+	size_t answer_len;
+	void (*answer_done)(void *st, const struct view *v, const char *text);
+	void *answer_st;
+	/* the self-healing loop */
+	int think[2];              /* the brain's and the executor's wake pipe */
+	struct runbook_set runbooks;
+	struct policy_state *policy;   /* owned, NULL in replay */
+	struct audit *audit;           /* owned, NULL in replay or when it cannot be opened */
+	struct brain *brain;           /* owned, or NULL */
+	struct executor *executor;     /* owned, or NULL (why in no_executor) */
+	char no_executor[384];
+	struct ui_act act;
+	struct board *board;           /* owned reference: newest board */
+	struct board *board_prev;      /* owned: kept until the next draw (screens may still
+	                                  point into it until they rebuild) */
+	struct job_view *jobs, *jobs_prev;
+	size_t njobs, njobs_prev;
+	char **handed;                 /* "incident\nproposal id" handed to the executor
+	                                  without an operator (shadow / auto) */
+	size_t nhanded;
 };
 
 static void tui_message(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -269,6 +313,8 @@ static void show(struct tui *t, struct snapshot *s)
 	snapshot_unref(t->shown);
 	t->shown = s;
 	history_add(&t->hist, s);
+	if (t->o->replay && t->brain)
+		brain_feed(t->brain, s);
 }
 
 static double frame_gap_ms(const struct tui *t)
@@ -301,7 +347,10 @@ static void replay_goto(struct tui *t, size_t frame)
  * read as they did when it was recorded. */
 static struct view make_view(const struct tui *t)
 {
-	struct view v = { t->shown, t->o->cfg, &t->hist, (double)clock_wall_us() / 1e6, t->ascii };
+	struct view v = { .snap = t->shown, .cfg = t->o->cfg, .hist = &t->hist,
+			  .now = (double)clock_wall_us() / 1e6, .ascii = t->ascii,
+			  .board = t->board, .jobs = t->jobs, .njobs = t->njobs,
+			  .act = t->o->replay ? NULL : &t->act, .req = NULL };
 
 	if (t->o->replay && t->shown && t->shown->collected_at > 0)
 		v.now = t->shown->collected_at;
@@ -370,6 +419,9 @@ static void draw_tabs(struct tui *t, const struct view *v)
 
 		if (s && screens[i] == &screen_locks && s->locks)
 			badge = s->locks->nnodes ? s->locks->nnodes - s->locks->nroots : 0;
+		if (screens[i] == &screen_proposals && v->board)
+			for (size_t k = 0; k < v->board->incidents.n; k++)
+				badge += v->board->incidents.v[k].nproposals;
 		if (badge)
 			snprintf(buf, sizeof(buf), " %zu %s (%zu) ", i + 1, screens[i]->name, badge);
 		else
@@ -388,6 +440,13 @@ static void draw_status(struct tui *t)
 	char buf[256];
 
 	canvas_fill(c, 0, y, c->w, THEME_STATUS, ' ');
+	if (t->prompting) {
+		int x = canvas_text(c, 0, y, c->w / 2, THEME_FILTER, t->prompt_label);
+		int n = canvas_text(c, x, y, -1, THEME_FILTER, t->answer);
+
+		canvas_fill(c, x + n, y, 1, THEME_SELECTED, ' ');
+		return;
+	}
 	if (t->filtering) {
 		snprintf(buf, sizeof(buf), "/%s", t->filter);
 		canvas_text(c, 0, y, -1, THEME_FILTER, buf);
@@ -471,6 +530,12 @@ static void render(struct tui *t)
 	blit(&t->painter, c);
 	wnoutrefresh(stdscr);
 	doupdate();
+	/* Every screen drew from the newest board and jobs: the old ones can go. */
+	board_unref(t->board_prev);
+	t->board_prev = NULL;
+	job_views_free(t->jobs_prev, t->njobs_prev);
+	t->jobs_prev = NULL;
+	t->njobs_prev = 0;
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -519,6 +584,170 @@ static void apply_filter(struct tui *t)
 		op->filter(t->state[t->current], t->filter);
 }
 
+/* Edit a line of text (the filter, a prompt's answer) with key. Returns
+ * true when the text changed. */
+static bool line_edit(char *buf, size_t size, size_t *len, int key)
+{
+	if (key == UI_KEY_BACKSPACE) {
+		while (*len > 0 && ((unsigned char)buf[*len - 1] & 0xC0) == 0x80)
+			(*len)--;
+		if (*len > 0)
+			(*len)--;
+		buf[*len] = '\0';
+		return true;
+	}
+	if (key >= 32 && key < 0x110000) {
+		char mb[MB_LEN_MAX];
+		mbstate_t st;
+		size_t n;
+
+		memset(&st, 0, sizeof(st));
+		n = wcrtomb(mb, (wchar_t)key, &st);
+		if (n != (size_t)-1 && *len + n < size) {
+			memcpy(buf + *len, mb, n);
+			*len += n;
+			buf[*len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Leave curses, run $VISUAL / $EDITOR (default vi) on text in a temporary
+ * file as git does (through sh, so "code -w" works), and come back. The
+ * edited text (malloc'ed), or NULL with the reason in err. */
+static char *run_editor(const char *text, char *err, size_t errlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
+	struct sigaction ign, old_int, old_quit;
+	FILE *f;
+	int fd, status = 0;
+	pid_t pid;
+	char *out = NULL;
+	size_t len = 0, alloc = 0, n;
+
+	snprintf(path, sizeof(path), "%s/cockpit-edit-XXXXXX.sql", tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemps(path, 4);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a temporary file in %s: %s", tmp && *tmp ? tmp : "/tmp",
+			 strerror(errno));
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
+		snprintf(err, errlen, "cannot write '%.200s': %s", path, strerror(errno));
+		if (!f)
+			close(fd);
+		unlink(path);
+		return NULL;
+	}
+	def_prog_mode();
+	endwin();
+	/* Like system(): Ctrl-C belongs to the editor meanwhile. */
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (saved_stderr >= 0)
+			dup2(saved_stderr, STDERR_FILENO);
+		execl("/bin/sh", "sh", "-c", "${VISUAL:-${EDITOR:-vi}} \"$1\"", "sh", path, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	reset_prog_mode();
+	clearok(curscr, TRUE);
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot start the editor: %s", strerror(errno));
+		unlink(path);
+		return NULL;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "the editor (${VISUAL:-${EDITOR:-vi}}) failed (status %d): the edit is dropped",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		unlink(path);
+		return NULL;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "cannot read '%.200s' back: %s", path, strerror(errno));
+		unlink(path);
+		return NULL;
+	}
+	do {
+		XGROW(out, alloc, len + 4096);
+		n = fread(out + len, 1, alloc - len - 1, f);
+		len += n;
+	} while (n > 0);
+	out[len] = '\0';
+	fclose(f);
+	unlink(path);
+	return out;
+}
+
+/* Act on what a key handler asked for. */
+static void handle_request(struct tui *t, struct ui_request *req)
+{
+	if (req->message[0])
+		tui_message(t, "%s", req->message);
+	if (req->prompt && req->done) {
+		t->prompting = true;
+		snprintf(t->prompt_label, sizeof(t->prompt_label), "%s", req->prompt_label);
+		t->answer[0] = '\0';
+		t->answer_len = 0;
+		t->answer_done = req->done;
+		t->answer_st = req->st;
+	} else if (req->edit_text && req->done) {
+		struct ui_request again;
+		struct view v;
+		char err[256];
+		char *text = run_editor(req->edit_text, err, sizeof(err));
+
+		memset(&again, 0, sizeof(again));
+		if (!text)
+			snprintf(again.message, sizeof(again.message), "%s", err);
+		v = make_view(t);
+		v.req = &again;
+		req->done(req->st, &v, text);
+		free(text);
+		free(again.edit_text);
+		if (again.message[0])
+			tui_message(t, "%s", again.message);
+	}
+	free(req->edit_text);
+	req->edit_text = NULL;
+}
+
+/* A key while a screen's question is asked: Enter answers, Esc cancels. */
+static void prompt_key(struct tui *t, int key)
+{
+	struct ui_request req;
+	struct view v;
+
+	if (key != UI_KEY_ENTER && key != UI_KEY_ESC) {
+		line_edit(t->answer, sizeof(t->answer), &t->answer_len, key);
+		return;
+	}
+	t->prompting = false;
+	memset(&req, 0, sizeof(req));
+	v = make_view(t);
+	v.req = &req;
+	t->answer_done(t->answer_st, &v, key == UI_KEY_ENTER ? t->answer : NULL);
+	/* An answer may ask something else (not used today: drop prompts). */
+	req.prompt = false;
+	handle_request(t, &req);
+}
+
 /* Returns false to quit. */
 static bool handle_key(struct tui *t, int key)
 {
@@ -533,6 +762,10 @@ static bool handle_key(struct tui *t, int key)
 		t->help = false;
 		return true;
 	}
+	if (t->prompting) {
+		prompt_key(t, key);
+		return true;
+	}
 	if (t->filtering) {
 		if (key == UI_KEY_ENTER) {
 			t->filtering = false;
@@ -541,31 +774,22 @@ static bool handle_key(struct tui *t, int key)
 			t->filter_len = 0;
 			t->filter[0] = '\0';
 			apply_filter(t);
-		} else if (key == UI_KEY_BACKSPACE) {
-			while (t->filter_len > 0 && ((unsigned char)t->filter[t->filter_len - 1] & 0xC0) == 0x80)
-				t->filter_len--;
-			if (t->filter_len > 0)
-				t->filter_len--;
-			t->filter[t->filter_len] = '\0';
+		} else if (line_edit(t->filter, sizeof(t->filter), &t->filter_len, key)) {
 			apply_filter(t);
-		} else if (key >= 32 && key < 0x110000) {
-			char mb[MB_LEN_MAX];
-			mbstate_t st;
-			size_t n;
-
-			memset(&st, 0, sizeof(st));
-			n = wcrtomb(mb, (wchar_t)key, &st);
-			if (n != (size_t)-1 && t->filter_len + n < sizeof(t->filter)) {
-				memcpy(t->filter + t->filter_len, mb, n);
-				t->filter_len += n;
-				t->filter[t->filter_len] = '\0';
-				apply_filter(t);
-			}
 		}
 		return true;
 	}
-	if (op->key && op->key(t->state[t->current], &v, key))
-		return true;
+	if (op->key) {
+		struct ui_request req;
+		bool used;
+
+		memset(&req, 0, sizeof(req));
+		v.req = &req;
+		used = op->key(t->state[t->current], &v, key);
+		handle_request(t, &req);
+		if (used)
+			return true;
+	}
 	switch (key) {
 	case 'q':
 		return false;
@@ -704,6 +928,219 @@ static void load_theme(struct theme *theme, const struct tui_options *o)
 	theme_init_default(theme);
 }
 
+/* ---- the self-healing loop's owner side ---------------------------------- */
+
+/* A directory beside the binary (running from a source tree) when dir does
+ * not exist: buf, else dir. */
+static const char *beside_binary(const char *dir, const char *name, char *buf, size_t size)
+{
+	char exe[4096], *slash;
+	ssize_t n;
+
+	if (!dir || access(dir, F_OK) == 0)
+		return dir;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return dir;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, size, "%s/%s", exe, name);
+	return access(buf, F_OK) == 0 ? buf : dir;
+}
+
+/* Create what the loop needs; every failure is a calm note, never a crash:
+ * the cockpit must open at 3 AM whatever is broken. */
+static void act_setup(struct tui *t)
+{
+	const struct tui_options *o = t->o;
+	const struct config *cfg = o->cfg;
+	struct brain_opts bo;
+	struct strbuf note = STRBUF_INIT;
+	char err[512], rbuf[4200], *errs = NULL;
+	const char *rdir = beside_binary(cfg->runbooks_dir, "runbooks", rbuf, sizeof(rbuf));
+	double now = (double)clock_wall_us() / 1e6;
+
+	t->act.mode = cfg->mode;
+	if (!rdir || runbook_load_dir(rdir, &t->runbooks, &errs) != 0) {
+		size_t lines = 0;
+
+		for (const char *q = errs; q && *q; q++)
+			lines += *q == '\n';
+		strbuf_addf(&note, "runbooks in %s: %.*s%s (cockpit check-config)", rdir ? rdir : "(none)",
+			    errs ? (int)strcspn(errs, "\n") : 0, errs ? errs : "not configured",
+			    lines > 1 ? " and more" : "");
+		if (errs)
+			fprintf(stderr, "%s", errs);
+	}
+	free(errs);
+	if (!o->replay) {
+		t->policy = policy_state_new();
+		if (policy_state_load_audit(t->policy, cfg->audit_log, now, err, sizeof(err)) != 0)
+			strbuf_addf(&note, "%spolicy history: %s", note.len ? "; " : "", err);
+		t->audit = audit_open(cfg->audit_log, err, sizeof(err));
+		if (!t->audit) {
+			strbuf_addf(&note, "%saudit log: %s", note.len ? "; " : "", err);
+			snprintf(t->no_executor, sizeof(t->no_executor), "no audit log (%.300s): nothing runs unrecorded", err);
+		} else {
+			char *notice = audit_take_notice(t->audit);
+
+			if (notice) {
+				fprintf(stderr, "%s\n", notice);
+				free(notice);
+			}
+		}
+		t->act.audit = t->audit;
+		t->act.policy = t->policy;
+	}
+	memset(&bo, 0, sizeof(bo));
+	bo.cfg = cfg;
+	bo.runbooks = &t->runbooks;
+	bo.collector = o->collector;
+	bo.conninfo = o->replay ? NULL : o->conninfo;
+	bo.password_env = o->password_env;
+	bo.policy = t->policy;
+	bo.audit = t->audit;
+	bo.note = note.len ? note.buf : NULL;
+	bo.wake_fd = t->think[1];
+	t->brain = brain_new(&bo, err, sizeof(err));
+	if (t->brain && brain_start(t->brain) != 0) {
+		fprintf(stderr, "cockpit: cannot start the brain thread: %s\n", strerror(errno));
+		brain_free(t->brain);
+		t->brain = NULL;
+	}
+	strbuf_release(&note);
+
+	if (o->replay)
+		return;
+	if (cfg->mode == MODE_OBSERVE) {
+		snprintf(t->no_executor, sizeof(t->no_executor), "observe mode: nothing can run (start with --mode assist)");
+	} else if (!o->executor_conninfo) {
+		snprintf(t->no_executor, sizeof(t->no_executor),
+			 "no executor connection for this target (executor_conninfo in cockpit.conf, or --executor)");
+	} else if (t->audit) {
+		struct executor_opts eo;
+
+		memset(&eo, 0, sizeof(eo));
+		eo.cfg = cfg;
+		eo.conninfo = o->executor_conninfo;
+		eo.password_env = o->executor_password_env;
+		eo.audit = t->audit;
+		eo.policy = t->policy;
+		eo.wake_fd = t->think[1];
+		t->executor = executor_new(&eo, err, sizeof(err));
+		if (!t->executor) {
+			snprintf(t->no_executor, sizeof(t->no_executor), "executor: %.360s", err);
+		} else if (executor_start(t->executor) != 0) {
+			snprintf(t->no_executor, sizeof(t->no_executor), "cannot start the executor thread");
+			executor_free(t->executor);
+			t->executor = NULL;
+		}
+	}
+	t->act.executor = t->executor;
+	t->act.no_executor = t->executor ? NULL : t->no_executor;
+}
+
+static void act_teardown(struct tui *t)
+{
+	if (t->brain)
+		brain_stop(t->brain);
+	if (t->executor)
+		executor_stop(t->executor);
+}
+
+static void act_free(struct tui *t)
+{
+	brain_free(t->brain);
+	executor_free(t->executor);
+	board_unref(t->board);
+	board_unref(t->board_prev);
+	job_views_free(t->jobs, t->njobs);
+	job_views_free(t->jobs_prev, t->njobs_prev);
+	for (size_t i = 0; i < t->nhanded; i++)
+		free(t->handed[i]);
+	free(t->handed);
+	audit_close(t->audit);
+	policy_state_free(t->policy);
+	runbook_set_release(&t->runbooks);
+}
+
+static bool handed(const struct tui *t, const char *k)
+{
+	for (size_t i = 0; i < t->nhanded; i++)
+		if (strcmp(t->handed[i], k) == 0)
+			return true;
+	return false;
+}
+
+/* Shadow and auto modes: what policy lets go without an operator goes to
+ * the executor, once per proposal and incident. */
+static void hand_over(struct tui *t)
+{
+	const struct board *b = t->board;
+
+	if (!b || !t->executor)
+		return;
+	/* Forget incidents that are gone. */
+	for (size_t i = 0; i < t->nhanded;) {
+		char *nl = strchr(t->handed[i], '\n');
+		bool gone;
+
+		*nl = '\0';
+		gone = board_find_incident(b, t->handed[i]) == SIZE_MAX;
+		*nl = '\n';
+		if (gone) {
+			free(t->handed[i]);
+			t->handed[i] = t->handed[--t->nhanded];
+		} else {
+			i++;
+		}
+	}
+	for (size_t i = 0; i < b->incidents.n; i++) {
+		const struct incident *in = &b->incidents.v[i];
+
+		for (size_t k = 0; k < in->nproposals; k++) {
+			const struct proposal *p = in->proposals[k];
+			struct strbuf key = STRBUF_INIT;
+			char err[256];
+
+			if (policy_gate(t->act.mode, p->decision, false, NULL, 0) == GATE_REFUSE)
+				continue;
+			strbuf_addf(&key, "%s\n%s", in->key, p->id ? p->id : "");
+			if (handed(t, key.buf)) {
+				strbuf_release(&key);
+				continue;
+			}
+			t->handed = xrealloc(t->handed, (t->nhanded + 1) * sizeof(*t->handed));
+			t->handed[t->nhanded++] = strbuf_detach(&key, NULL);
+			if (executor_submit(t->executor, p, false, err, sizeof(err)) != 0)
+				tui_message(t, "%s: %s", p->action ? p->action->name : "?", err);
+		}
+	}
+}
+
+/* The brain or the executor woke us: take the newest board and jobs. */
+static void take_news(struct tui *t)
+{
+	struct board *nb = t->brain ? brain_get(t->brain) : NULL;
+
+	if (nb && nb != t->board) {
+		board_unref(t->board_prev);
+		t->board_prev = t->board;
+		t->board = nb;
+		hand_over(t);
+	} else {
+		board_unref(nb);
+	}
+	if (t->executor) {
+		job_views_free(t->jobs_prev, t->njobs_prev);
+		t->jobs_prev = t->jobs;
+		t->njobs_prev = t->njobs;
+		t->jobs = executor_jobs(t->executor, &t->njobs);
+	}
+}
+
 int tui_run(const struct tui_options *o)
 {
 	struct tui t;
@@ -715,6 +1152,7 @@ int tui_run(const struct tui_options *o)
 	memset(&t, 0, sizeof(t));
 	t.o = o;
 	t.wake[0] = t.wake[1] = -1;
+	t.think[0] = t.think[1] = -1;
 	t.period = 2;
 	for (size_t i = 0; i < sizeof(periods_ms) / sizeof(*periods_ms); i++)
 		if (periods_ms[i] == o->cfg->fast_refresh_ms)
@@ -725,7 +1163,7 @@ int tui_run(const struct tui_options *o)
 
 	load_theme(&theme, o);
 
-	if (pipe(sig_pipe) != 0 || pipe(t.wake) != 0) {
+	if (pipe(sig_pipe) != 0 || pipe(t.wake) != 0 || pipe(t.think) != 0) {
 		fprintf(stderr, "cockpit: cannot create pipes: %s\n", strerror(errno));
 		theme_release(&theme);
 		return 1;
@@ -738,11 +1176,18 @@ int tui_run(const struct tui_options *o)
 	fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC);
 	fcntl(t.wake[0], F_SETFD, FD_CLOEXEC);
 	fcntl(t.wake[1], F_SETFD, FD_CLOEXEC);
+	for (int i = 0; i < 2; i++) {
+		fcntl(t.think[i], F_SETFL, O_NONBLOCK);
+		fcntl(t.think[i], F_SETFD, FD_CLOEXEC);
+	}
 
 	capture_stderr();
+	act_setup(&t);
 	mem_set_oom_hook(terminal_restore);
 	atexit(terminal_restore);
 	if (!initscr()) {
+		act_teardown(&t);
+		act_free(&t);
 		replay_stderr();
 		fprintf(stderr, "cockpit: cannot initialise the terminal (TERM=%s)\n",
 			getenv("TERM") ? getenv("TERM") : "");
@@ -777,8 +1222,9 @@ int tui_run(const struct tui_options *o)
 	}
 
 	while (running) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ STDIN_FILENO, POLLIN, 0 }, { t.wake[0], POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 },
+			{ t.think[0], POLLIN, 0 },
 		};
 		int64_t now = clock_mono_ms();
 		int timeout = 1000 - (int)((now - last_draw) % 1000);
@@ -798,7 +1244,7 @@ int tui_run(const struct tui_options *o)
 			if (left < timeout)
 				timeout = left < 0 ? 0 : (int)left;
 		}
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+		if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[2].revents & POLLIN) {
 			while (read(sig_pipe[0], drain, sizeof(drain)) > 0)
@@ -808,10 +1254,18 @@ int tui_run(const struct tui_options *o)
 		if (pfd[1].revents & POLLIN) {
 			while (read(t.wake[0], drain, sizeof(drain)) > 0)
 				;
+			if (o->collector)
+				brain_poke(t.brain); /* the brain thinks even while the display is paused */
 			if (!t.paused && o->collector) {
 				show(&t, collector_get(o->collector));
 				dirty = true;
 			}
+		}
+		if (pfd[3].revents & POLLIN) {
+			while (read(t.think[0], drain, sizeof(drain)) > 0)
+				;
+			take_news(&t);
+			dirty = true;
 		}
 		while ((kind = get_wch(&ch)) != ERR) {
 			int key;
@@ -839,21 +1293,28 @@ int tui_run(const struct tui_options *o)
 				t.paused = true; /* the end: stay on the last frame */
 			dirty = true;
 		}
-		if (clock_mono_ms() - last_draw >= 1000)
+		if (clock_mono_ms() - last_draw >= 1000) {
 			dirty = true; /* ages move */
+			if (t.executor)
+				take_news(&t); /* and so do the jobs' clocks */
+		}
 	}
 
 	terminal_restore();
+	act_teardown(&t);
 	if (o->collector)
 		collector_stop(o->collector);
 	for (size_t i = 0; i < NSCREENS; i++)
 		screens[i]->destroy(t.state[i]);
+	act_free(&t);
 	snapshot_unref(t.shown);
 	history_release(&t.hist);
 	canvas_release(&t.canvas);
 	replay_stderr();
 	close(t.wake[0]);
 	close(t.wake[1]);
+	close(t.think[0]);
+	close(t.think[1]);
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	sig_pipe[0] = sig_pipe[1] = -1;
