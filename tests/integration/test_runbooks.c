@@ -214,7 +214,10 @@ static void test_runbook(void **state)
 	run_one(*state);
 }
 
-/* pgbench for a minute on a healthy server: no incident with a proposal. */
+/* pgbench for a minute on a healthy server: no new incident with a
+ * proposal. What the cluster already had before the load started (deadlock
+ * reports that earlier tests left in the server log, say) is not the
+ * load's doing, and is set aside by its incident key. */
 static void test_healthy_load(void **state)
 {
 	char cmd[2048], bin[512];
@@ -222,6 +225,7 @@ static void test_healthy_load(void **state)
 	int64_t until;
 	int runs = 0;
 	FILE *pb;
+	json_t *before;
 	PGconn *c = tp_connect("test-runbooks");
 
 	(void)state;
@@ -234,6 +238,17 @@ static void test_healthy_load(void **state)
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "'%s/pgbench' -n -c 4 -j 2 -T 60 -h '%s' -p '%s' -U postgres "
 		 "healthy_bench 2>&1", bin, tp_env("COCKPIT_TEST_PGHOST"), tp_env("COCKPIT_TEST_PGPORT"));
+	{
+		double ms;
+		json_t *j = diagnose(conf, &ms), *inc;
+		size_t i;
+
+		before = json_object();
+		json_array_foreach(json_object_get(j, "incidents"), i, inc)
+			json_object_set(before, json_string_value(json_object_get(inc, "key")),
+					json_true());
+		json_decref(j);
+	}
 	pb = popen(cmd, "r");
 	assert_non_null(pb);
 	until = clock_mono_ms() + 55000;
@@ -244,14 +259,20 @@ static void test_healthy_load(void **state)
 
 		json_array_foreach(json_object_get(j, "incidents"), i, inc) {
 			json_t *props = json_object_get(inc, "proposals");
+			const char *key = json_string_value(json_object_get(inc, "key"));
 
-			if (json_array_size(props) > 0) {
-				char *dump = json_dumps(inc, JSON_INDENT(1));
+			if (json_array_size(props) > 0 && !json_object_get(before, key ? key : "")) {
+				char *dump = json_dumps(inc, JSON_COMPACT);
 
-				fprintf(stderr, "a healthy server got a proposal: %s\n", dump);
+				fprintf(stderr, "a healthy server got a proposal: %.2000s\n", dump);
 				free(dump);
-				fail_msg("healthy load produced a proposal (runbook %s)",
-					 json_string_value(json_object_get(inc, "runbook")));
+				json_decref(before);
+				json_decref(j);
+				pclose(pb);
+				PQfinish(c);
+				fail_msg("healthy load produced a proposal: %s: %s",
+					 json_string_value(json_object_get(inc, "runbook")),
+					 json_string_value(json_object_get(inc, "summary")));
 			}
 		}
 		json_decref(j);
@@ -268,7 +289,9 @@ static void test_healthy_load(void **state)
 		assert_int_equal(pclose(pb), 0);
 		assert_true(tps_seen);
 	}
-	printf("healthy pgbench load: %d diagnose runs over a minute, no proposal\n", runs);
+	printf("healthy pgbench load: %d diagnose runs over a minute, no new proposal "
+	       "(%zu incident(s) from before the load set aside)\n", runs, json_object_size(before));
+	json_decref(before);
 	tp_exec(c, "DROP DATABASE healthy_bench WITH (FORCE)");
 	PQfinish(c);
 }

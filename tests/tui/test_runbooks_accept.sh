@@ -75,5 +75,6 @@ accept slow-query "thresholds:\n  slow_query_mean_ms: 50\n" create_index "public
 accept deadlock "" alter_role_set "role postgres" 30
 psql_su -c "ALTER ROLE postgres RESET ALL" >/dev/null
 check "audit chain verifies" "$COCKPIT_BIN" audit verify "$tmp/audit.jsonl"
+[ -n "${SHOT_DIR:-}" ] && cp "$tmp/audit.jsonl" "$SHOT_DIR/audit-runbooks.jsonl"
 check "audit: nine verify.pass records" sh -c "[ \$(grep -c '\"kind\":\"verify.pass\"' '$tmp/audit.jsonl') -ge 9 ]"
 finish
