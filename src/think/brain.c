@@ -45,6 +45,8 @@ struct memo {
 	size_t nprops;
 	char *escalation;           /* owned, or NULL */
 	json_t *context;            /* owned, or NULL */
+	json_t *evidence;           /* owned: the evidence as the diagnosis left it
+	                               (plan, candidates, rejected...), or NULL */
 	char **audited;             /* owned: proposal ids already audited */
 	size_t naudited;
 	bool seen;                  /* in the current round */
@@ -134,6 +136,8 @@ static void memo_drop_diagnosis(struct memo *m)
 	m->escalation = NULL;
 	json_decref(m->context);
 	m->context = NULL;
+	json_decref(m->evidence);
+	m->evidence = NULL;
 }
 
 static void memo_release(struct memo *m)
@@ -314,6 +318,7 @@ static void memo_keep_diagnosis(struct memo *m, const struct incident *in, const
 	m->nprops = in->nproposals;
 	m->escalation = in->escalation ? xstrdup(in->escalation) : NULL;
 	m->context = in->context ? json_deep_copy(in->context) : NULL;
+	m->evidence = in->evidence ? json_deep_copy(in->evidence) : NULL;
 	free(m->sig);
 	m->sig = xstrdup(sig);
 	m->diagnosed_at = now;
@@ -334,6 +339,10 @@ static void memo_carry(struct brain *b, const struct memo *m, struct incident *i
 		in->escalation = xstrdup(m->escalation);
 	if (!in->context && m->context)
 		in->context = json_deep_copy(m->context);
+	/* The detector's fresh values stay; what the diagnosis added (the
+	 * plan, the candidates, the rejected actions) comes along. */
+	if (in->evidence && m->evidence)
+		json_object_update_missing(in->evidence, m->evidence);
 }
 
 static json_t *incident_brief(const struct incident *in)

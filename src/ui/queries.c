@@ -2,7 +2,8 @@
  * queries: the Queries screen — statements ranked over the window
  * (pg_stat_statements deltas, not since-reset totals), the statements that
  * are running long right now, and a pane with the selected statement's
- * normalised text.
+ * normalised text — and, when the diagnosis explained it (a slow-query
+ * incident on the brain's board), its plan as a tree with the what-if index.
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "core/config.h"
 #include "core/mem.h"
+#include "core/strbuf.h"
 #include "perceive/snapshot.h"
+#include "think/brain.h"
 #include "ui/format.h"
 #include "ui/screen.h"
 #include "ui/table.h"
@@ -31,7 +34,7 @@ static const struct table_column columns[C_COUNT] = {
 
 static const struct key_help keys[] = {
 	{ "s / S", "rank by total time, share, calls, mean, p99 estimate, rows" },
-	{ "Enter", "show / hide the selected statement's full text" },
+	{ "Enter", "show / hide the selected statement's full text (and its plan, when diagnosed)" },
 	{ "", "P99~ is an estimate (mean + 2.3 stddev since reset), not a measurement" },
 };
 
@@ -168,13 +171,99 @@ static void draw_long_running(const struct snapshot *s, const struct view *v, st
 	}
 }
 
+/* The slow-query diagnosis of queryid on the board, or NULL. */
+static const json_t *diagnosis_of(const struct view *v, int64_t queryid)
+{
+	if (!v->board)
+		return NULL;
+	for (size_t i = 0; i < v->board->incidents.n; i++) {
+		const struct incident *in = &v->board->incidents.v[i];
+		json_t *q = runbook_path(in->evidence, "statement.queryid");
+
+		if (in->runbook && strcmp(in->runbook, "slow-query") == 0 && json_is_integer(q) &&
+		    json_integer_value(q) == queryid && runbook_path(in->evidence, "plan.json"))
+			return in->evidence;
+	}
+	return NULL;
+}
+
+/* One line per plan node, indented by depth: "-> Seq Scan on public.t o
+ * (cost 17885, rows 25) Filter: ...". */
+static void plan_lines(const json_t *node, int depth, struct strbuf *out, int *n, int max)
+{
+	const char *type, *rel, *schema, *alias, *filter, *index;
+	json_t *plans;
+	size_t i;
+	json_t *child;
+
+	if (!json_is_object(node) || *n >= max || depth > 20)
+		return;
+	type = json_string_value(json_object_get(node, "Node Type"));
+	rel = json_string_value(json_object_get(node, "Relation Name"));
+	schema = json_string_value(json_object_get(node, "Schema"));
+	alias = json_string_value(json_object_get(node, "Alias"));
+	index = json_string_value(json_object_get(node, "Index Name"));
+	filter = json_string_value(json_object_get(node, "Filter"));
+	if (!filter)
+		filter = json_string_value(json_object_get(node, "Index Cond"));
+	if (!filter)
+		filter = json_string_value(json_object_get(node, "Hash Cond"));
+	strbuf_addf(out, "%*s%s%s", depth * 2, "", depth ? "-> " : "", type ? type : "?");
+	if (index)
+		strbuf_addf(out, " using %s", index);
+	if (rel)
+		strbuf_addf(out, " on %s%s%s%s%s", schema ? schema : "", schema ? "." : "", rel,
+			    alias && strcmp(alias, rel) ? " " : "", alias && strcmp(alias, rel) ? alias : "");
+	strbuf_addf(out, "  (cost %.0f, rows %.0f)",
+		    json_number_value(json_object_get(node, "Total Cost")),
+		    json_number_value(json_object_get(node, "Plan Rows")));
+	if (filter)
+		strbuf_addf(out, "  %s", filter);
+	strbuf_addch(out, '\n');
+	(*n)++;
+	plans = json_object_get(node, "Plans");
+	json_array_foreach(plans, i, child)
+		plan_lines(child, depth + 1, out, n, max);
+}
+
+/* The plan pane: the tree, then the what-if index or why there is none. */
+static void draw_plan(const json_t *ev, struct canvas *c, struct canvas_rect r)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const json_t *idx = runbook_path(ev, "index");
+	const char *note = json_string_value(runbook_path(ev, "plan_note"));
+	int n = 0, y = r.y;
+	char *line, *save = NULL;
+
+	screen_title(c, r.x, y++, r.w, "Plan (EXPLAIN, generic; from the diagnosis)");
+	plan_lines(runbook_path(ev, "plan.json"), 0, &sb, &n, r.h - 2);
+	for (line = strtok_r(sb.buf, "\n", &save); line && y < r.y + r.h - 1;
+	     line = strtok_r(NULL, "\n", &save))
+		canvas_text(c, r.x + 1, y++, r.w - 2,
+			    strstr(line, "Seq Scan") ? THEME_WARN : THEME_NORMAL, line);
+	strbuf_reset(&sb);
+	if (json_is_object(idx))
+		strbuf_addf(&sb, "what-if index on %s (%s): cost %.0f -> %.1f (-%.0f%%, HypoPG)",
+			    json_string_value(json_object_get(idx, "table")),
+			    json_string_value(json_object_get(idx, "columns_text")),
+			    json_number_value(json_object_get(idx, "cost_before")),
+			    json_number_value(json_object_get(idx, "cost_after")),
+			    100.0 * json_number_value(json_object_get(idx, "gain")));
+	else if (note)
+		strbuf_addstr(&sb, note);
+	if (sb.len && y < r.y + r.h)
+		canvas_text(c, r.x + 1, y, r.w - 2, THEME_OK, sb.buf);
+	strbuf_release(&sb);
+}
+
 static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_rect r)
 {
 	struct queries *st = p;
 	const struct snapshot *s = v->snap;
-	int lower = r.h >= 16 ? 6 : 0, detail = 0;
+	int lower = r.h >= 16 ? 6 : 0, detail = 0, plan_h = 0;
 	char title[200], win[32];
 	size_t row;
+	const json_t *plan_ev = NULL;
 
 	if (!s) {
 		canvas_text(c, r.x + 1, r.y + 1, r.w - 2, THEME_DIM, "waiting for the first snapshot...");
@@ -184,6 +273,11 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 	table_set_rows(&st->table, st, s->nstatements);
 	if (st->detail && r.h >= 20)
 		detail = 6;
+	if (detail && table_selected(&st->table, &row) &&
+	    (plan_ev = diagnosis_of(v, s->statements[row].queryid)) != NULL && r.h >= 30) {
+		plan_h = r.h >= 44 ? 14 : 9;
+		lower = 0;
+	}
 	fmt_duration(s->statements_window_s, win, sizeof(win));
 	snprintf(title, sizeof(title), "Top statements over the last %s (pg_stat_statements deltas)",
 		 s->statements_window_s > 0 ? win : "window");
@@ -200,11 +294,14 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 			    s->statements_window_s > 0 ? "no statement ran in the window"
 						       : "statements appear after the second sample");
 	} else {
-		table_draw(&st->table, c, (struct canvas_rect){ r.x, r.y + 1, r.w, r.h - 1 - lower - detail });
+		table_draw(&st->table, c, (struct canvas_rect){ r.x, r.y + 1, r.w,
+								r.h - 1 - lower - detail - plan_h });
 	}
+	if (plan_h)
+		draw_plan(plan_ev, c, (struct canvas_rect){ r.x, r.y + r.h - plan_h, r.w, plan_h });
 	if (detail && table_selected(&st->table, &row)) {
 		const struct snap_statement *x = &s->statements[row];
-		int y = r.y + r.h - lower - detail;
+		int y = r.y + r.h - lower - detail - plan_h;
 		char t2[96];
 		const char *q = x->query ? x->query : "";
 
