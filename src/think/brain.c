@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "act/action.h"
 #include "act/audit.h"
 #include "act/policy.h"
 #include "act/proposal.h"
@@ -52,6 +53,18 @@ struct memo {
 	bool seen;                  /* in the current round */
 };
 
+/* An operator's request and, once prepared, its proposal. */
+struct request {
+	char action[32];
+	int pid;
+	double backend_start;
+	double at;                  /* epoch s */
+	struct proposal *p;         /* owned, NULL until prepared (brain thread) */
+	char *refused;              /* owned: why it could not be prepared, or NULL */
+};
+
+#define BRAIN_REQUEST_TTL_S 600
+
 struct brain {
 	struct brain_opts o;        /* strings below are owned copies */
 	char *conninfo, *password_env, *note;
@@ -64,6 +77,9 @@ struct brain {
 	struct snapshot *fed;       /* owned reference: the next snapshot to think about */
 	struct board *board;        /* owned reference: newest */
 	int64_t seq;
+	struct request *reqs_in;    /* operators' new requests (brain_request) */
+	size_t nreqs_in;
+	bool requested;             /* a new request: think even without a new snapshot */
 
 	/* Brain thread only. */
 	PGconn *conn;
@@ -74,6 +90,8 @@ struct brain {
 	struct memo *memos;
 	size_t nmemos, memos_alloc;
 	char audit_err[256];
+	struct request *reqs;       /* the requests being shown (taken from reqs_in) */
+	size_t nreqs;
 };
 
 /* ---- boards ------------------------------------------------------------ */
@@ -374,6 +392,111 @@ static char *make_note(struct brain *b, bool have_conn)
 	return strbuf_detach(&sb, NULL);
 }
 
+static void request_release(struct request *r)
+{
+	proposal_free(r->p);
+	free(r->refused);
+}
+
+/* The operators' requests as incidents of runbook "operator": prepared once
+ * (on this thread, which owns the catalog connection), re-judged by policy
+ * each round, dropped when the session is gone or the request is old. */
+static void operator_incidents(struct brain *b, const struct snapshot *s, PGconn *conn,
+			       double now, struct incident_list *list)
+{
+	/* Take the new ones; the rest of the work holds no lock (preparing
+	 * talks to the server, and the UI must never wait on that). */
+	pthread_mutex_lock(&b->mu);
+	if (b->nreqs_in) {
+		b->reqs = xrealloc(b->reqs, (b->nreqs + b->nreqs_in) * sizeof(*b->reqs));
+		memcpy(b->reqs + b->nreqs, b->reqs_in, b->nreqs_in * sizeof(*b->reqs));
+		b->nreqs += b->nreqs_in;
+		free(b->reqs_in);
+		b->reqs_in = NULL;
+		b->nreqs_in = 0;
+	}
+	pthread_mutex_unlock(&b->mu);
+	for (size_t i = 0; i < b->nreqs;) {
+		struct request *r = &b->reqs[i];
+		size_t si = snapshot_find_session(s, r->pid);
+		const struct snap_session *ss = si != SIZE_MAX ? &s->sessions[si] : NULL;
+		struct incident *in;
+		char key[128], summary[512];
+
+		bool dup = false;
+
+		for (size_t k = 0; k < i; k++)
+			dup |= b->reqs[k].pid == r->pid && strcmp(b->reqs[k].action, r->action) == 0;
+		if (dup || !ss || fabs(ss->backend_start - r->backend_start) > 1e-5 ||
+		    now - r->at > BRAIN_REQUEST_TTL_S) {
+			request_release(r);
+			b->reqs[i] = b->reqs[--b->nreqs];
+			continue;
+		}
+		if (!r->p && !r->refused && conn) {
+			struct action_ctx actx = { conn, s, b->o.cfg };
+			json_t *params = json_pack("{s:[i]}", "pids", r->pid);
+			struct proposal *p = proposal_new();
+			char err[512] = "";
+
+			proposal_set(&p->runbook, "operator");
+			proposal_set(&p->origin, "operator");
+			p->confidence = 1.0;
+			if (action_prepare(&actx, r->action, params, p, err, sizeof(err)) != 0) {
+				r->refused = xstrdup(err[0] ? err : "the action refused the session");
+				proposal_free(p);
+			} else {
+				proposal_set(&p->rationale, "asked for by the operator on the Sessions screen");
+				r->p = p;
+			}
+			json_decref(params);
+		}
+		snprintf(key, sizeof(key), "operator/%s/pid=%d/%.6f", r->action, r->pid,
+			 r->backend_start);
+		snprintf(summary, sizeof(summary), "operator asked for %s of pid %d (%s, %s, %s)",
+			 r->action, r->pid, ss->user ? ss->user : "?",
+			 ss->application && *ss->application ? ss->application : "no application",
+			 ss->state ? ss->state : "?");
+		in = incident_list_add(list, NULL, key, summary,
+				       json_pack("{s:o}", "session", detect_session_json(ss, now)));
+		free(in->runbook);
+		in->runbook = xstrdup("operator");
+		in->severity = SEVERITY_INFO;
+		in->detected_at = r->at;
+		if (r->p) {
+			struct proposal *p = proposal_dup(r->p);
+
+			proposal_set(&p->incident_key, key);
+			proposal_make_id(p);
+			policy_decide(b->o.cfg, b->o.policy, p, now);
+			incident_add_proposal(in, p);
+		} else if (r->refused) {
+			in->escalation = xstrdup(r->refused);
+		}
+		i++;
+	}
+}
+
+void brain_request(struct brain *b, const char *action, int pid, double backend_start)
+{
+	if (!b || !action || pid <= 0)
+		return;
+	struct request *r;
+
+	pthread_mutex_lock(&b->mu);
+	b->reqs_in = xrealloc(b->reqs_in, (b->nreqs_in + 1) * sizeof(*b->reqs_in));
+	r = &b->reqs_in[b->nreqs_in++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->action, sizeof(r->action), "%s", action);
+	r->pid = pid;
+	r->backend_start = backend_start;
+	r->at = (double)clock_wall_us() / 1e6;
+	b->requested = true;
+	b->poked = true;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
 static struct board *round_run(struct brain *b, struct snapshot *s)
 {
 	struct incident_list list = { NULL, 0 };
@@ -392,6 +515,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	dc.conn = conn;
 	if (b->o.runbooks)
 		detect_run(&dc, &list);
+	operator_incidents(b, s, conn, now, &list);
 
 	memset(&gc, 0, sizeof(gc));
 	gc.conn = conn;
@@ -427,7 +551,8 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 		}
 		m->seen = true;
 		sig = evidence_signature(in->evidence);
-		if (in->nproposals == 0) {
+		/* An operator's request was prepared when it came in. */
+		if (in->nproposals == 0 && strcmp(in->runbook, "operator") != 0) {
 			bool fresh = !m->sig || strcmp(m->sig, sig) != 0 ||
 				     now - m->diagnosed_at >= BRAIN_REDIAGNOSE_S;
 
@@ -526,7 +651,7 @@ static void *brain_main(void *arg)
 
 	for (;;) {
 		struct snapshot *s;
-		bool fed;
+		bool fed, requested;
 
 		pthread_mutex_lock(&b->mu);
 		while (!b->stop && !b->poked)
@@ -538,13 +663,15 @@ static void *brain_main(void *arg)
 		b->poked = false;
 		s = b->fed;
 		b->fed = NULL;
+		requested = b->requested;
+		b->requested = false;
 		pthread_mutex_unlock(&b->mu);
 		fed = s != NULL;
 		if (!s && b->o.collector)
 			s = collector_get(b->o.collector);
 		/* A collector snapshot already thought about, or one that only
 		 * repeats old data while disconnected: nothing new to think. */
-		if (s && (fed || (s->connected && s->stats.seq != b->last_snap_seq))) {
+		if (s && (fed || requested || (s->connected && s->stats.seq != b->last_snap_seq))) {
 			b->last_snap_seq = s->stats.seq;
 			publish(b, round_run(b, s));
 		}
@@ -633,6 +760,10 @@ void brain_free(struct brain *b)
 	for (size_t i = 0; i < b->nmemos; i++)
 		memo_release(&b->memos[i]);
 	free(b->memos);
+	for (size_t i = 0; i < b->nreqs; i++)
+		request_release(&b->reqs[i]);
+	free(b->reqs);
+	free(b->reqs_in);
 	board_unref(b->board);
 	snapshot_unref(b->fed);
 	pthread_cond_destroy(&b->cond);

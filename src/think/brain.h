@@ -107,6 +107,15 @@ void brain_feed(struct brain *b, struct snapshot *s);
  * the connection's statement timeout). */
 void brain_stop(struct brain *b);
 void brain_free(struct brain *b);
+/*
+ * An operator's own request from the Sessions screen: cancel_backend or
+ * terminate_backend of pid (whose backend started at backend_start, so a
+ * reused pid is never meant). The brain prepares it like any proposal —
+ * catalog check, guard, diff, policy — and shows it on the next boards as an
+ * incident of runbook "operator" until the session ends or 10 minutes pass;
+ * it runs only when accepted on the Proposals screen. Any thread.
+ */
+void brain_request(struct brain *b, const char *action, int pid, double backend_start);
 /* Newest board (a new reference) or NULL before the first. */
 struct board *brain_get(struct brain *b);
 

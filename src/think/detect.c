@@ -1259,3 +1259,8 @@ json_t *incident_to_json(const struct incident *in)
 	json_object_set_new(j, "proposals", props);
 	return j;
 }
+
+json_t *detect_session_json(const struct snap_session *ss, double now)
+{
+	return session_json(ss, now);
+}

@@ -97,6 +97,10 @@ struct incident *incident_list_add(struct incident_list *l, const struct runbook
 				   const char *key, const char *summary, json_t *evidence);
 void incident_list_release(struct incident_list *l);
 void incident_release(struct incident *in);
+/* A session as detectors put it in evidence (pid, pids, user, application,
+ * state, query, ages...). */
+struct snap_session;
+json_t *detect_session_json(const struct snap_session *ss, double now);
 /* The contract's JSON: key, runbook, severity, summary, evidence, context,
  * escalation, detected_at, detect_ms, proposals[] (proposal_to_json). */
 json_t *incident_to_json(const struct incident *in);

@@ -47,12 +47,15 @@ enum ui_key {
 /* The act layer's handles, for the screens that act (Proposals). Owned by
  * tui.c; screens send commands through them (executor_submit, the audit
  * log) and never call libpq. */
+struct brain;
+
 struct ui_act {
 	enum cockpit_mode mode;
 	struct executor *executor;     /* NULL: nothing can run here; why in no_executor */
 	const char *no_executor;       /* one line, or NULL */
 	struct audit *audit;           /* NULL when the audit log could not be opened */
 	struct policy_state *policy;   /* may be NULL */
+	struct brain *brain;           /* operators' requests (brain_request); NULL: none */
 };
 
 /* What a key handler asks of the loop, which acts on it after the handler

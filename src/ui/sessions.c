@@ -13,6 +13,7 @@
 #include "core/mem.h"
 #include "perceive/snapshot.h"
 #include "ui/format.h"
+#include "think/brain.h"
 #include "ui/screen.h"
 #include "ui/table.h"
 
@@ -33,6 +34,8 @@ static const struct table_column columns[C_COUNT] = {
 static const struct key_help keys[] = {
 	{ "Enter", "show / hide the full query of the selected session" },
 	{ "a", "all backends / client backends only" },
+	{ "c", "propose cancelling the selected session's statement (Proposals screen, 7)" },
+	{ "x", "propose terminating the selected session (Proposals screen, 7)" },
 	{ "click", "select a row; click a header to sort by it" },
 };
 
@@ -235,14 +238,41 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 	}
 }
 
+/* c / x: never straight to SQL — the brain prepares a proposal (catalog
+ * check, guard, diff, policy) that runs only when accepted on the
+ * Proposals screen. */
+static void request(struct sessions *st, const struct view *v, const char *action)
+{
+	const struct snap_session *x;
+	size_t row;
+
+	if (!v->req)
+		return;
+	if (!v->act || !v->act->brain) {
+		snprintf(v->req->message, sizeof(v->req->message),
+			 "%s: nothing can be proposed here (replay, or no brain)", action);
+		return;
+	}
+	if (!st->snap || !table_selected(&st->table, &row)) {
+		snprintf(v->req->message, sizeof(v->req->message), "%s: select a session first", action);
+		return;
+	}
+	x = row_session(st, row);
+	brain_request(v->act->brain, action, x->pid, x->backend_start);
+	snprintf(v->req->message, sizeof(v->req->message),
+		 "%s of pid %d proposed: review and accept it on the Proposals screen (7)",
+		 action, x->pid);
+}
+
 static bool on_key(void *p, const struct view *v, int k)
 {
 	struct sessions *st = p;
 
-	(void)v;
 	switch (k) {
 	case UI_KEY_ENTER: st->detail = !st->detail; return true;
 	case 'a': st->all = !st->all; return true;
+	case 'c': request(st, v, "cancel_backend"); return true;
+	case 'x': request(st, v, "terminate_backend"); return true;
 	}
 	return screen_table_key(&st->table, k);
 }

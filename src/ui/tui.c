@@ -1010,6 +1010,9 @@ static void act_setup(struct tui *t)
 		brain_free(t->brain);
 		t->brain = NULL;
 	}
+	/* Operators' requests go to the brain only on a live target (a
+	 * replay has no catalog to prepare them against). */
+	t->act.brain = o->replay ? NULL : t->brain;
 	strbuf_release(&note);
 
 	if (o->replay)

@@ -110,4 +110,32 @@ check "audit: decision.reject with the reason" grep -q '"kind":"decision.reject"
 check "audit chain still verifies" "$COCKPIT_BIN" audit verify "$tmp/audit.jsonl"
 exec 3>&-
 check "observe: nothing was executed for $root" sh -c "! grep '\"kind\":\"exec.start\"' '$tmp/audit.jsonl' | grep -q 'pid $root'"
+# ---- sessions: x proposes, the Proposals screen runs it ------------------
+"$PGBIN/psql" -X -q -d "$COCKPIT_TEST_DSN" -c "SET application_name = 'tui-prop-manual'" \
+	-c "SELECT pg_sleep(300)" >/dev/null 2>&1 &
+bg_pids="$bg_pids $!"
+for i in $(seq 50); do manual=$(pid_of tui-prop-manual); [ -n "$manual" ] && break; sleep 0.1; done
+tui_start 120 40 "$COCKPIT_BIN -c '$conf' -d '$COCKPIT_TEST_DSN' --mode assist; echo \$? >'$tmp/exit-manual'"
+tui_keys 2
+sleep 1
+tui_keys / tui-prop-manual Enter
+check "sessions: the session $manual is listed" tui_wait "$manual" 10
+tui_keys x
+check "sessions: x says where the proposal went" tui_wait "terminate_backend of pid $manual proposed" 5
+tui_keys 7
+found=0
+for i in $(seq 20); do
+	tui_screen | grep -q "^ terminate_backend on pid $manual: risk" && { found=1; break; }
+	tui_keys j; sleep 0.3
+done
+check "proposals: the operator's terminate_backend on pid $manual" test $found = 1
+tui_keys a
+sleep 0.5
+if tui_screen | grep -q "type pid $manual"; then tui_keys "$manual" Enter; fi
+check "the session $manual is ended" wait_gone "$manual" 15
+check "verification passed" tui_wait "terminate_backend on pid $manual: done: verification passed" 20
+tui_keys q
+check "q quits (manual)" tui_exited 10
+check "exit status 0 (manual)" exit_is "$tmp/exit-manual"
+check "audit: the operator's proposal was accepted" sh -c "grep '\"kind\":\"decision.accept\"' '$tmp/audit.jsonl' | grep -q 'operator'"
 finish
