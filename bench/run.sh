@@ -11,7 +11,15 @@
 #    at a 1 s refresh as its own pg_monitor role, and pg_stat_statements of
 #    that role gives statements and server time per refresh;
 # 4. the interactive screen at 200x50 under the same load: terminal bytes,
-#    CPU and peak RSS per refresh, time to the first screen (bench/tui.sh).
+#    CPU and peak RSS per refresh, time to the first screen (bench/tui.sh);
+# 5. side by side with pg_activity and pg_top on one loaded server, interleaved
+#    over BENCH_ROUNDS (default 3) rounds of BENCH_SECONDS: one table of
+#    medians, cockpit/peer ratios and the issue's targets (bench/peers.sh);
+# 6. key latency while the server is hung: 200 screen-switching key presses
+#    with the collector's backend SIGSTOPped, against the same with the
+#    server answering and tmux's own floor (bench/keylat.sh).
+# Time: roughly 3 min + 3 x BENCH_ROUNDS x (BENCH_SECONDS + 15 s); e.g.
+# BENCH_SECONDS=10 BENCH_ROUNDS=1 make bench for a quick look.
 set -eu
 build=${1:?build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,3 +34,9 @@ sh "$top/bench/collector.sh" "$top/$build"
 echo
 echo "== the interactive screen at 200x50, Sessions (bench/tui.sh) =="
 sh "$top/bench/tui.sh" "$top/$build" 2
+echo
+echo "== side by side: cockpit, pg_activity, pg_top (bench/peers.sh) =="
+sh "$top/bench/peers.sh" "$top/$build"
+echo
+echo "== key latency with a hung server (bench/keylat.sh) =="
+sh "$top/bench/keylat.sh" "$top/$build"

@@ -1,10 +1,20 @@
 #!/bin/sh
 # Install the Debian packages cockpit needs to build, test, demo and bench.
 # Only missing packages are installed; sudo is used when not root.
+#   scripts/deps.sh          build, test and demo
+#   scripts/deps.sh bench    the same, plus the peers make bench compares
+#                            against, pg_activity (pg-activity) and pg_top
+#                            (pgtop), strace (round trips) and python3 (the
+#                            key-latency harness)
 set -eu
 PKGS="build-essential pkg-config clang libpq-dev libncurses-dev libjansson-dev libyaml-dev
 libcurl4-openssl-dev libssl-dev libpg-query-dev libcmocka-dev libmicrohttpd-dev
 postgresql-15 postgresql-contrib postgresql-15-hypopg tmux procps util-linux valgrind time"
+case "${1:-}" in
+"") ;;
+bench) PKGS="$PKGS pg-activity pgtop strace python3" ;;
+*) echo "deps: unknown package set '$1'; use no argument or 'bench'" >&2; exit 2 ;;
+esac
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -1,0 +1,164 @@
+#!/bin/sh
+# Key latency of the interactive cockpit while its server is hung.
+#
+#   bench/keylat.sh BUILD_PATH
+#
+# cockpit runs in tmux at 200x50 on the loaded scratch server of
+# bench/lib.sh. Each of BENCH_KEYS (default 200) key presses switches the
+# screen (2 Sessions, 1 Overview, alternating); the time is taken from just
+# before the key is sent until the pane shows the new screen (tmux control
+# mode: send-keys, then capture-pane at each %output of the pane). Three series:
+#   floor     the same measurement on `cat >/dev/null` (the terminal's own
+#             echo, no program work at all): what tmux, the pty and the
+#             polling cost by themselves;
+#   baseline  cockpit with its server answering;
+#   hung      cockpit after its collector's backend (application_name
+#             'cockpit' of its role) was stopped with SIGSTOP: every query of
+#             the collector hangs. The backend gets SIGCONT at the end, always.
+# Prints p50/p99/max in ms for each; the target is p99 <= 50 ms while hung.
+set -eu
+build=${1:?build path}
+nkeys=${BENCH_KEYS:-200}
+command -v python3 >/dev/null 2>&1 || { echo "keylat: python3 is missing (the harness); scripts/deps.sh bench installs it" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
+stopped=""
+keylat_cleanup() {
+	for p in $stopped; do kill -CONT "$p" 2>/dev/null || true; done
+	stopped=""
+	bench_cleanup
+}
+trap keylat_cleanup EXIT INT TERM
+
+bench_start "$build" 300
+dsn=$(bench_role bench_keylat)
+bench_tm new-session -d -s keep -x 80 -y 24 "sleep 100000"
+
+# The harness is one process on a tmux control-mode client: it sends the key,
+# waits for the pane's %output notification, and captures the pane (each a
+# command on the same client, no process started per poll) until the change
+# shows. Spawning a tmux client per poll costs tens of ms on a machine this
+# loaded, which would swamp what is measured.
+#   series NAME FILE KIND   (KIND: echo — any change of the pane; screens —
+#                            alternate 2/1 until the Sessions/Overview marker)
+series() {
+	python3 - "$bench_tmux" "$1" "$2" "$3" "$nkeys" <<'PY'
+import subprocess, sys, time
+sock, pane, out, kind, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+c = subprocess.Popen(["tmux", "-L", sock, "-C", "attach", "-t", pane], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE)
+rd = c.stdout
+
+def line():
+    l = rd.readline()
+    if not l:
+        sys.exit("keylat: the tmux control client closed")
+    return l.decode("utf-8", "replace").rstrip("\n")
+
+def command(cmd):
+    """Run a tmux command on the control client; return its output lines.
+    %output notifications seen meanwhile are counted, not lost."""
+    global pending
+    c.stdin.write((cmd + "\n").encode())
+    c.stdin.flush()
+    body, inside = [], False
+    while True:
+        l = line()
+        if l.startswith("%begin"):
+            inside = True
+            body = []
+        elif l.startswith("%end") or l.startswith("%error"):
+            if inside:
+                return body
+        elif inside:
+            body.append(l)
+        elif l.startswith("%output"):
+            pending += 1
+
+def capture():
+    return "\n".join(command("capture-pane -p -t " + pane))
+
+def wait_output():
+    global pending
+    while pending == 0:
+        l = line()
+        if l.startswith("%output"):
+            pending += 1
+    pending = 0
+
+pending = 0
+while not line().startswith(("%end", "%error")):  # the attach's own reply
+    pass
+size = command("display -p -t %s '#{pane_width}x#{pane_height}'" % pane)
+if size != ["200x50"]:
+    sys.exit("keylat: pane %s is %s, not 200x50" % (pane, size))
+res = []
+for i in range(n):
+    if kind == "echo":
+        if i % 100 == 0:
+            command("send-keys -t %s Enter" % pane)
+            time.sleep(0.05)
+        key, ok = "x", None
+    else:
+        key, ok = ("2", "APP/AGENT") if i % 2 == 0 else ("1", "\nHealth")
+    before = capture()
+    pending = 0
+    t0 = time.monotonic()
+    command("send-keys -t %s %s" % (pane, key))
+    while True:
+        scr = capture()
+        if (ok is None and scr != before) or (ok is not None and ok in "\n" + scr):
+            break
+        if time.monotonic() - t0 > 5:
+            break
+        wait_output()
+    res.append(time.monotonic() - t0)
+    time.sleep(0.02)
+c.stdin.close()
+with open(out, "w") as f:
+    for r in res:
+        f.write("%d\n" % round(r * 1e6))
+PY
+}
+
+stats() {
+	sort -n "$2" | awk -v what="$1" '{ v[NR] = $1 } END {
+		p50 = v[int(NR * 0.50 + 0.999)]; p99 = v[int(NR * 0.99 + 0.999)]
+		printf "%-46s p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d presses)\n",
+			what, p50 / 1000, p99 / 1000, v[NR] / 1000, NR
+	}'
+}
+
+bench_tty_start floor cat
+sleep 0.5
+series floor "$dir/floor.us" echo
+bench_tty_stop floor C-d
+
+bench_tty_start cockpit "$bench_top/cockpit" -d "$dsn"
+first=$(bench_tty_wait cockpit "PostgreSQL 15" 15000)
+[ "$first" = timeout ] && { echo "keylat: cockpit showed no server data within 15 s" >&2; exit 1; }
+sleep 3  # the first slow refresh is in
+series cockpit "$dir/baseline.us" screens
+
+# Hang the server: stop the collector's backend.
+backends=$(psql -A -t -c "SELECT pid FROM pg_stat_activity WHERE usename = 'bench_keylat' AND application_name = 'cockpit'")
+[ -n "$backends" ] || { echo "keylat: no backend with application_name 'cockpit' for role bench_keylat" >&2; exit 1; }
+for p in $backends; do kill -STOP "$p"; stopped="$stopped $p"; done
+sleep 2.5  # the collector's next refresh is now stuck in the server
+series cockpit "$dir/hung.us" screens
+still=0
+for p in $stopped; do [ "$(awk '{print $3}' "/proc/$p/stat")" = T ] && still=$((still + 1)); done
+bench_tm capture-pane -t cockpit -p >"$dir/hung.screen"
+for p in $stopped; do kill -CONT "$p" 2>/dev/null || true; done
+stopped=""
+bench_tty_stop cockpit q
+
+echo "key press -> changed screen, 200x50, tmux control mode ($(echo $backends | wc -w) collector backend(s) stopped; still stopped at the end: $still)"
+echo "cockpit's header while hung: $(head -1 "$dir/hung.screen" | sed 's/  */ /g')"
+stats "floor: cat >/dev/null (terminal echo)" "$dir/floor.us"
+stats "cockpit, server answering (1/2 screen keys)" "$dir/baseline.us"
+stats "cockpit, collector backend SIGSTOPped" "$dir/hung.us"
+sort -n "$dir/hung.us" | awk -v n="$nkeys" '{ v[NR] = $1 } END {
+	p99 = v[int(NR * 0.99 + 0.999)] / 1000
+	printf "target p99 <= 50 ms while hung: %s (p99 %.1f ms)\n", p99 <= 50 ? "met" : "NOT met", p99
+}'
+echo "TODO: key latency while the LLM endpoint stalls — measured once the LLM feature (issue 3/4) lands; no number yet"
