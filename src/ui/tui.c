@@ -1254,6 +1254,11 @@ int tui_run(const struct tui_options *o)
 				;
 			break; /* Ctrl-C, SIGTERM, SIGHUP: quit cleanly */
 		}
+		/* The terminal went away (its emulator or multiplexer died
+		 * without a SIGHUP reaching us): nobody is watching, quit
+		 * rather than spin on an input that only says end-of-file. */
+		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+			break;
 		if (pfd[1].revents & POLLIN) {
 			while (read(t.wake[0], drain, sizeof(drain)) > 0)
 				;
