@@ -71,12 +71,20 @@ static void server_message(const PGresult *r, PGconn *c, char *buf, size_t size)
 
 /* A catalog query with text parameters: the result (tuples or command ok),
  * or NULL with "what: the catalog query failed: ..." in err. */
+/* A catalog query, tagged so it shows up honestly in pg_stat_activity and
+ * pg_stat_statements (DESIGN.md safety rule 6). */
 static PGresult *run(PGconn *c, const char *sql, int n, const char *const *v,
 		     char *err, size_t errlen, const char *what)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
+	struct strbuf tagged = STRBUF_INIT;
+	PGresult *r;
+	ExecStatusType st;
 	char msg[512];
+
+	strbuf_addf(&tagged, "/* cockpit action: %s */ %s", what, sql);
+	r = PQexecParams(c, tagged.buf, n, NULL, v, NULL, NULL, 0);
+	strbuf_release(&tagged);
+	st = PQresultStatus(r);
 
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return r;
@@ -1403,7 +1411,7 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 			    "connection", msg);
 	}
 	PQclear(r);
-	r = PQexecParams(c, "SELECT set_config($1, $2, true)", 2, NULL, v, NULL, NULL, 0);
+	r = PQexecParams(c, "/* cockpit action: value check */ SELECT set_config($1, $2, true)", 2, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
@@ -1863,7 +1871,7 @@ static int prepare_rotate_logfile(const struct action_ctx *ctx, const json_t *pa
 	PQclear(r);
 	/* pg_current_logfile() may be denied to cockpit's role: then the diff
 	 * says so and the default verification is left out */
-	r = PQexec(c, "SELECT pg_current_logfile()");
+	r = PQexec(c, "/* cockpit action: rotate_logfile */ SELECT pg_current_logfile()");
 	const char *file = PQresultStatus(r) == PGRES_TUPLES_OK ? val(r, 0, 0) : NULL;
 	strbuf_init(&sb, 128);
 	strbuf_addf(&sb, "- server log %s\n+ server log: a new file\n",

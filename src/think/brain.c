@@ -92,6 +92,7 @@ struct brain {
 	char audit_err[256];
 	struct request *reqs;       /* the requests being shown (taken from reqs_in) */
 	size_t nreqs;
+	double catalog_at;          /* epoch s of the last catalog detection, 0 never */
 };
 
 /* ---- boards ------------------------------------------------------------ */
@@ -497,6 +498,34 @@ void brain_request(struct brain *b, const char *action, int pid, double backend_
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* The incidents of the detectors that need the catalog, from the last
+ * board, for a round that did not read the catalog. */
+static void carry_catalog_incidents(struct brain *b, struct incident_list *list)
+{
+	struct board *prev;
+
+	pthread_mutex_lock(&b->mu);
+	prev = board_ref(b->board);
+	pthread_mutex_unlock(&b->mu);
+	if (!prev)
+		return;
+	for (size_t i = 0; i < prev->incidents.n; i++) {
+		const struct incident *in = &prev->incidents.v[i];
+		const struct runbook *rb = runbook_find(b->o.runbooks, in->runbook);
+		struct incident *c;
+
+		if (!rb || strcmp(rb->detector, "agent_hygiene") != 0)
+			continue;
+		c = incident_list_add(list, rb, in->key, in->summary,
+				      in->evidence ? json_deep_copy(in->evidence) : NULL);
+		c->severity = in->severity;
+		c->detected_at = in->detected_at;
+		if (in->escalation)
+			c->escalation = xstrdup(in->escalation);
+	}
+	board_unref(prev);
+}
+
 static struct board *round_run(struct brain *b, struct snapshot *s)
 {
 	struct incident_list list = { NULL, 0 };
@@ -505,6 +534,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	PGconn *conn = conn_get(b);
 	double now = (double)clock_wall_us() / 1e6;
 	struct board *nb = xcalloc(1, sizeof(*nb));
+	bool catalog;
 
 	for (size_t i = 0; i < b->nmemos; i++)
 		b->memos[i].seen = false;
@@ -512,9 +542,17 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	dc.snap = s;
 	dc.cfg = b->o.cfg;
 	dc.runbooks = b->o.runbooks;
-	dc.conn = conn;
+	/* Detectors that read the catalog (agent roles) run on the slow
+	 * period, not every refresh: between, their incidents carry over. */
+	catalog = conn && (b->catalog_at <= 0 ||
+			   (now - b->catalog_at) * 1000.0 >= b->o.cfg->slow_refresh_ms);
+	dc.conn = catalog ? conn : NULL;
 	if (b->o.runbooks)
 		detect_run(&dc, &list);
+	if (catalog)
+		b->catalog_at = now;
+	else
+		carry_catalog_incidents(b, &list);
 	operator_incidents(b, s, conn, now, &list);
 
 	memset(&gc, 0, sizeof(gc));
