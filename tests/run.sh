@@ -40,6 +40,9 @@ run_one() { # name command...
 		failed=$((failed + 1))
 		failures="$failures $name"
 		printf 'FAIL  %-48s %3ss\n' "$name" $(( $(date +%s) - start ))
+		# The first failure messages (a sanitizer's leak report after a
+		# failed test can push them out of the tail), then the tail.
+		grep -m 8 -E '^ERROR|FAIL|error:|Assertion|runtime error|not ok' "$log" | sed 's/^/    ! /'
 		sed 's/^/    | /' "$log" | tail -n 80
 	fi
 	rm -f "$log"
