@@ -144,6 +144,7 @@ static void run_one(const struct expect *e)
 	char err[1024];
 	double ms;
 	bool found = false;
+	int attempt = 0;
 
 	assert_non_null(rb);
 	d = drill_start(rb, tp_dsn(), NULL, true, err, sizeof(err));
@@ -160,7 +161,12 @@ static void run_one(const struct expect *e)
 	}
 	if (e->wait_s)
 		sleep((unsigned)e->wait_s);
+	/* Under a loaded machine the first look may come before the
+	 * statistics show the incident: up to three runs, the last one
+	 * failing with everything it saw. */
+again:
 	j = diagnose(write_config(e->runbook, e->config), &ms);
+	attempt++;
 	incs = json_object_get(j, "incidents");
 	json_array_foreach(incs, i, inc) {
 		json_t *props = json_object_get(inc, "proposals");
@@ -196,6 +202,13 @@ static void run_one(const struct expect *e)
 			found = true;
 		}
 	}
+	if (!found && attempt < 3) {
+		fprintf(stderr, "runbook %s: no %s proposal yet (run %d), looking again\n",
+			e->runbook, e->action, attempt);
+		json_decref(j);
+		sleep(1);
+		goto again;
+	}
 	if (!found) {
 		char *dump = json_dumps(incs, JSON_INDENT(1));
 
@@ -203,8 +216,8 @@ static void run_one(const struct expect *e)
 		free(dump);
 		fail_msg("runbook %s: no %s proposal on the expected target", e->runbook, e->action);
 	}
-	printf("runbook %-22s drill in place -> %s proposed in %.0f ms (one diagnose run, "
-	       "1 s window included)\n", e->runbook, e->action, ms);
+	printf("runbook %-22s drill in place -> %s proposed in %.0f ms (diagnose run %d, "
+	       "1 s window included)\n", e->runbook, e->action, ms, attempt);
 	json_decref(j);
 	assert_int_equal(drill_stop(d, err, sizeof(err)), 0);
 }
