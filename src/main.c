@@ -572,11 +572,6 @@ int main(int argc, char **argv)
 	/* One malloc arena for all threads: the collector's allocations would
 	 * otherwise sit in an arena of their own and raise the resident set. */
 	mallopt(M_ARENA_MAX, 1);
-	/* libcurl's global state, before any thread exists. */
-	if (llm_global_init() != 0) {
-		fprintf(stderr, "cockpit: cannot initialise libcurl\n");
-		return EXIT_RUNTIME;
-	}
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":c:d:t:o:hV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -657,6 +652,14 @@ int main(int argc, char **argv)
 			o.mode);
 		config_release(&cfg);
 		return EXIT_USAGE;
+	}
+	/* libcurl's global state (TLS libraries and all), before any thread
+	 * exists, and only for the commands that may talk to an LLM: the
+	 * others stay lighter. */
+	if ((!cmd || cmd->run == cmd_diagnose) && llm_global_init() != 0) {
+		fprintf(stderr, "cockpit: cannot initialise libcurl\n");
+		config_release(&cfg);
+		return EXIT_RUNTIME;
 	}
 	rc = cmd ? cmd->run(&cfg, &o) : cmd_tui(&cfg, &o);
 	config_release(&cfg);
