@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/mem.h"
 #include "act/action.h"
 #include "act/audit.h"
 #include "act/policy.h"
@@ -27,6 +28,7 @@
 #include "think/diagnose.h"
 #include "think/drill.h"
 #include "think/llm.h"
+#include "think/llmdiag.h"
 #include "think/runbook.h"
 #include "ui/tui.h"
 
@@ -45,6 +47,7 @@ struct options {
 	const char *executor;     /* --executor CONNINFO */
 	const char *mode;         /* --mode, overrides the configuration's */
 	bool no_llm;              /* --no-llm: rules only */
+	bool show_prompt;         /* --show-prompt: print each LLM request body, send nothing */
 	double window_s;
 	double interval_s;
 	double duration_s;
@@ -79,7 +82,7 @@ static int cmd_drill(struct config *cfg, struct options *o);
 static const struct command commands[] = {
 	{ "snapshot", cmd_snapshot, "snapshot [--json] [--pretty] [--window S]",
 	  "collect once and print the picture (JSON: the documented version 1 contract)" },
-	{ "diagnose", cmd_diagnose, "diagnose [--json] [--pretty] [--window S] [--no-llm]",
+	{ "diagnose", cmd_diagnose, "diagnose [--json] [--pretty] [--window S] [--no-llm] [--show-prompt]",
 	  "collect, detect incidents and propose remediations (never executes anything)" },
 	{ "drill", cmd_drill, "drill [NAME] [--duration S]",
 	  "reproduce a runbook's incident on a sandbox database (no NAME: list the drills)" },
@@ -120,6 +123,7 @@ static void usage(FILE *f)
 		"      --executor CONNINFO  the executor's connection (default with -d: the same;\n"
 		"                        with -t: the target's executor_conninfo)\n"
 		"      --no-llm          rules only, even when an LLM is configured (diagnose)\n"
+		"      --show-prompt     print, per incident, the exact LLM request body; send nothing\n"
 		"      --interval S      seconds between snapshots (record; default: refresh.fast_ms)\n"
 		"      --duration S      stop after S seconds (record)\n"
 		"  -h, --help            this help\n"
@@ -333,6 +337,130 @@ static void print_incident(const struct incident *in)
 		printf("         escalate: %s\n", in->escalation);
 }
 
+/* --show-prompt: the exact request body per incident; nothing is sent. */
+static int show_prompts(const struct config *cfg, PGconn *conn, const struct snapshot *s,
+			const struct runbook_set *rs, struct incident_list *l,
+			const struct options *o)
+{
+	struct config shown = *cfg;   /* shallow: never released */
+	json_t *arr = json_array();
+	int rc = 0;
+
+	if (cfg->llm.provider == LLM_PROVIDER_NONE || !cfg->llm.base_url || !cfg->llm.model) {
+		/* nothing configured: show the OpenAI-compatible form */
+		shown.llm.provider = LLM_PROVIDER_OPENAI;
+		if (!shown.llm.base_url)
+			shown.llm.base_url = (char *)"http://llm.unset/v1";
+		if (!shown.llm.model)
+			shown.llm.model = (char *)"unset";
+		fprintf(stderr, "cockpit: llm.provider is not configured: showing the "
+			"OpenAI-compatible request with placeholder endpoint and model\n");
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct llmdiag_opts lo = {
+			.cfg = &shown, .conn = conn, .snap = s,
+			.rb = runbook_find(rs, l->v[i].runbook), .now = s->collected_at,
+		};
+		struct prompt p;
+		char err[512];
+		char *body = NULL;
+
+		if (llmdiag_prompt(&lo, &l->v[i], &p, err, sizeof(err)) == 0) {
+			struct llm_opts llo;
+
+			llmdiag_llm_opts(&shown, &l->v[i], NULL, &llo);
+			body = prompt_request_body(&p, &llo, err, sizeof(err));
+		}
+		if (!body) {
+			fprintf(stderr, "cockpit: %s: %s\n", l->v[i].key, err);
+			rc = EXIT_RUNTIME;
+			continue;
+		}
+		if (o->json) {
+			json_t *e = json_pack("{ss so ss}", "incident", l->v[i].key, "prompt",
+					      prompt_meta_to_json(&p), "body", body);
+
+			json_array_append_new(arr, e);
+		} else {
+			printf("# incident %s: %lld tokens (estimate), %zu bytes\n%s\n",
+			       l->v[i].key, (long long)p.tokens, strlen(body), body);
+		}
+		free(body);
+		prompt_release(&p);
+	}
+	if (o->json) {
+		json_t *j = json_pack("{so}", "prompts", arr);
+
+		json_dumpf(j, stdout, o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		json_decref(arr);
+	}
+	return rc;
+}
+
+/* The diagnosis, in JSON or text; lr (may be NULL: no LLM) per incident. */
+static void print_diagnosis(const struct config *cfg, const struct options *o,
+			    const struct snapshot *s, const struct incident_list *l,
+			    const struct llmdiag_result *lr)
+{
+	if (o->json) {
+		json_t *j = json_object(), *arr = json_array();
+		char llm[512];
+
+		if (o->no_llm)
+			snprintf(llm, sizeof(llm), "off (--no-llm): rules only");
+		else if (!lr)
+			snprintf(llm, sizeof(llm), "none configured: rules only");
+		else
+			snprintf(llm, sizeof(llm), "%s %s", config_llm_provider_name(cfg->llm.provider),
+				 cfg->llm.model ? cfg->llm.model : "?");
+		json_object_set_new(j, "version", json_integer(1));
+		json_object_set_new(j, "target", json_string(s->target ? s->target : ""));
+		json_object_set_new(j, "server_version",
+				    json_string(s->server.version ? s->server.version : ""));
+		json_object_set_new(j, "collected_at", json_real(s->collected_at));
+		json_object_set_new(j, "mode", json_string(config_mode_name(cfg->mode)));
+		json_object_set_new(j, "llm", json_string(llm));
+		for (size_t i = 0; i < l->n; i++) {
+			json_t *in = incident_to_json(&l->v[i]);
+
+			if (lr) {
+				json_t *props = json_object_get(in, "proposals");
+
+				json_object_set_new(in, "llm", llmdiag_to_json(&lr[i]));
+				for (size_t k = 0; props && k < lr[i].nproposals; k++)
+					json_array_append_new(props, proposal_to_json(lr[i].proposals[k]));
+			}
+			json_array_append_new(arr, in);
+		}
+		json_object_set_new(j, "incidents", arr);
+		json_dumpf(j, stdout, o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (l->n == 0) {
+		printf("no incidents on %s\n", s->target ? s->target : "?");
+	} else {
+		for (size_t i = 0; i < l->n; i++) {
+			print_incident(&l->v[i]);
+			if (!lr)
+				continue;
+			printf("         llm: %s", lr[i].status_text ? lr[i].status_text : "?");
+			if (lr[i].ok)
+				printf(" — %s (confidence %.2f), %zu proposal(s) of its own",
+				       lr[i].root_cause ? lr[i].root_cause : "", lr[i].confidence,
+				       lr[i].nproposals);
+			putchar('\n');
+			for (size_t k = 0; k < lr[i].nproposals; k++)
+				printf("         llm proposes %s on %s (%s)\n",
+				       lr[i].proposals[k]->action->name,
+				       lr[i].proposals[k]->target ? lr[i].proposals[k]->target : "?",
+				       decision_name(lr[i].proposals[k]->decision));
+		}
+	}
+}
+
 static int cmd_diagnose(struct config *cfg, struct options *o)
 {
 	struct runbook_set rs = { 0 };
@@ -385,28 +513,25 @@ static int cmd_diagnose(struct config *cfg, struct options *o)
 		detect_run(&dc, &l);
 		diagnose_all(&gc, &l);
 	}
-	if (o->json) {
-		json_t *j = json_object(), *arr = json_array();
-
-		json_object_set_new(j, "version", json_integer(1));
-		json_object_set_new(j, "target", json_string(s->target ? s->target : ""));
-		json_object_set_new(j, "server_version",
-				    json_string(s->server.version ? s->server.version : ""));
-		json_object_set_new(j, "collected_at", json_real(s->collected_at));
-		json_object_set_new(j, "mode", json_string(config_mode_name(cfg->mode)));
-		json_object_set_new(j, "llm", json_string(o->no_llm ? "off (--no-llm): rules only"
-								  : "none configured: rules only"));
-		for (size_t i = 0; i < l.n; i++)
-			json_array_append_new(arr, incident_to_json(&l.v[i]));
-		json_object_set_new(j, "incidents", arr);
-		json_dumpf(j, stdout, o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
-		fputc('\n', stdout);
-		json_decref(j);
-	} else if (l.n == 0) {
-		printf("no incidents on %s\n", s->target ? s->target : "?");
+	if (o->show_prompt) {
+		rc = show_prompts(cfg, conn, s, &rs, &l, o);
 	} else {
-		for (size_t i = 0; i < l.n; i++)
-			print_incident(&l.v[i]);
+		bool use_llm = cfg->llm.provider != LLM_PROVIDER_NONE && !o->no_llm;
+		struct llmdiag_result *lr = xcalloc(l.n ? l.n : 1, sizeof(*lr));
+
+		for (size_t i = 0; use_llm && i < l.n; i++) {
+			struct llmdiag_opts lo = {
+				.cfg = cfg, .conn = conn, .snap = s,
+				.rb = runbook_find(&rs, l.v[i].runbook), .policy = ps,
+				.now = s->collected_at,
+			};
+
+			llmdiag_run(&lo, &l.v[i], &lr[i]);
+		}
+		print_diagnosis(cfg, o, s, &l, use_llm ? lr : NULL);
+		for (size_t i = 0; use_llm && i < l.n; i++)
+			llmdiag_result_release(&lr[i]);
+		free(lr);
 	}
 	incident_list_release(&l);
 	policy_state_free(ps);
@@ -542,7 +667,7 @@ static int cmd_check_config(struct config *cfg, struct options *o)
 int main(int argc, char **argv)
 {
 	enum { OPT_JSON = 256, OPT_PRETTY, OPT_WINDOW, OPT_INTERVAL, OPT_DURATION, OPT_ASCII, OPT_THEME,
-	       OPT_EXECUTOR, OPT_MODE, OPT_NO_LLM };
+	       OPT_EXECUTOR, OPT_MODE, OPT_NO_LLM, OPT_SHOW_PROMPT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "dsn", required_argument, NULL, 'd' },
@@ -558,6 +683,7 @@ int main(int argc, char **argv)
 		{ "executor", required_argument, NULL, OPT_EXECUTOR },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "no-llm", no_argument, NULL, OPT_NO_LLM },
+		{ "show-prompt", no_argument, NULL, OPT_SHOW_PROMPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -586,6 +712,7 @@ int main(int argc, char **argv)
 		case OPT_EXECUTOR: o.executor = optarg; break;
 		case OPT_MODE: o.mode = optarg; break;
 		case OPT_NO_LLM: o.no_llm = true; break;
+		case OPT_SHOW_PROMPT: o.show_prompt = true; break;
 		case OPT_WINDOW:
 			if (parse_seconds("--window", optarg, &o.window_s))
 				return EXIT_USAGE;

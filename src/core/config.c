@@ -124,6 +124,13 @@ static const char *const rule_names[] = {
 	NULL,
 };
 
+static const char *const llm_provider_names[] = {
+	[LLM_PROVIDER_NONE] = "none",
+	[LLM_PROVIDER_OPENAI] = "openai",
+	[LLM_PROVIDER_ANTHROPIC] = "anthropic",
+	NULL,
+};
+
 static const char *const no_strings[] = { NULL };
 
 static const char *const log_formats[] = {
@@ -319,6 +326,73 @@ static const struct key config_keys[] = {
 	  .help = "Commands the runbooks may run on this machine (critical risk: "
 	          "always approval), run with execve, never through a shell. A "
 	          "list with one entry per command. Keys of an entry:" },
+
+	{ .name = "llm", .type = KEY_SECTION,
+	  .help = "The language model that adds reasoning to what the runbook "
+	          "rules found. It never replaces them and never gets around "
+	          "policy: its proposals are validated like a rule's. Unset or "
+	          "unreachable: rules only." },
+	{ .name = "llm.provider", .type = KEY_ENUM, .offset = C_OFF(llm.provider),
+	  .values = llm_provider_names, .def_int = LLM_PROVIDER_NONE,
+	  .help = "none (rules only), openai (any OpenAI-compatible chat "
+	          "completions server: OpenAI, vLLM, llama.cpp, Ollama's /v1, "
+	          "LiteLLM) or anthropic (the Messages API)." },
+	{ .name = "llm.base_url", .type = KEY_STRING,
+	  .offset = C_OFF(llm.base_url),
+	  .def_doc = "empty: required when provider is set",
+	  .help = "Endpoint, e.g. https://api.openai.com/v1, "
+	          "http://127.0.0.1:11434/v1 or https://api.anthropic.com." },
+	{ .name = "llm.model", .type = KEY_STRING,
+	  .offset = C_OFF(llm.model),
+	  .def_doc = "empty: required when provider is set",
+	  .help = "Model for the diagnosis of an incident." },
+	{ .name = "llm.model_complex", .type = KEY_STRING,
+	  .offset = C_OFF(llm.model_complex),
+	  .def_doc = "empty: model",
+	  .help = "Stronger model for complex incidents (critical severity)." },
+	{ .name = "llm.api_key_env", .type = KEY_STRING, .flags = KF_ENVNAME,
+	  .offset = C_OFF(llm.api_key_env),
+	  .def_doc = "empty: no key (local servers)",
+	  .help = "Name of the environment variable holding the API key; the key "
+	          "itself never goes in this file." },
+	{ .name = "llm.connect_s", .type = KEY_INT, .offset = C_OFF(llm.connect_s),
+	  .def_int = 5, .min = 1, .max = 300, .unit = "seconds",
+	  .help = "Give up connecting to the endpoint after this long." },
+	{ .name = "llm.first_token_s", .type = KEY_INT, .offset = C_OFF(llm.first_token_s),
+	  .def_int = 30, .min = 1, .max = 600, .unit = "seconds",
+	  .help = "Streamed: longest wait for the first token." },
+	{ .name = "llm.idle_s", .type = KEY_INT, .offset = C_OFF(llm.idle_s),
+	  .def_int = 15, .min = 1, .max = 600, .unit = "seconds",
+	  .help = "Streamed: longest silence between tokens (a stall)." },
+	{ .name = "llm.total_s", .type = KEY_INT, .offset = C_OFF(llm.total_s),
+	  .def_int = 120, .min = 1, .max = 3600, .unit = "seconds",
+	  .help = "Whole diagnosis, retries included; the rules' proposals stand "
+	          "meanwhile." },
+	{ .name = "llm.max_tokens", .type = KEY_INT, .offset = C_OFF(llm.max_tokens),
+	  .def_int = 1024, .min = 16, .max = 200000, .unit = "tokens",
+	  .help = "Longest reply." },
+	{ .name = "llm.temperature", .type = KEY_DOUBLE, .offset = C_OFF(llm.temperature),
+	  .def_num = 0.2, .min = 0, .max = 2, .unit = "a number",
+	  .help = "Sampling temperature; low keeps diagnoses repeatable." },
+	{ .name = "llm.stream", .type = KEY_BOOL, .offset = C_OFF(llm.stream), .def_int = 1,
+	  .help = "Stream the reply (server-sent events) so the reasoning shows "
+	          "as it comes." },
+	{ .name = "llm.max_retries", .type = KEY_INT, .offset = C_OFF(llm.max_retries),
+	  .def_int = 2, .min = 0, .max = 10, .unit = "retries",
+	  .help = "Extra attempts after 429 (honouring Retry-After), 5xx or a "
+	          "failed connection." },
+	{ .name = "llm.budget_tokens", .type = KEY_INT, .offset = C_OFF(llm.budget_tokens),
+	  .def_int = 16000, .min = 256, .max = 2000000, .unit = "tokens",
+	  .help = "Tokens (prompt and reply) one incident may use; the prompt is "
+	          "trimmed to fit and says what it left out." },
+	{ .name = "llm.cost_in_per_1k", .type = KEY_DOUBLE, .offset = C_OFF(llm.cost_in_per_1k),
+	  .def_num = 0, .min = 0, .max = 1000, .unit = "a price",
+	  .help = "Price of 1000 input tokens, for the cost estimate shown and "
+	          "audited (0: not estimated)." },
+	{ .name = "llm.cost_out_per_1k", .type = KEY_DOUBLE,
+	  .offset = C_OFF(llm.cost_out_per_1k),
+	  .def_num = 0, .min = 0, .max = 1000, .unit = "a price",
+	  .help = "Price of 1000 output tokens." },
 
 	{ .name = "agents", .type = KEY_SECTION,
 	  .help = "How cockpit recognises sessions opened by AI agents, to show "
@@ -2120,6 +2194,31 @@ static void check_policy(struct loader *L)
 	}
 }
 
+/* A provider without an endpoint or a model cannot be asked anything. */
+static void check_llm(struct loader *L)
+{
+	int i = find_key("llm.provider");
+	const struct config_llm *l = &L->c->llm;
+
+	if (l->provider == LLM_PROVIDER_NONE)
+		return;
+	if (!l->base_url)
+		yamlload_error(&L->y, L->val_pos[i], "'llm.provider' is %s but 'llm.base_url' "
+		               "is not set — add 'base_url:' under 'llm:' (e.g. %s)",
+		               llm_provider_names[l->provider],
+		               l->provider == LLM_PROVIDER_ANTHROPIC ? "https://api.anthropic.com"
+		                                                    : "https://api.openai.com/v1");
+	if (!l->model)
+		yamlload_error(&L->y, L->val_pos[i], "'llm.provider' is %s but 'llm.model' is "
+		               "not set — add 'model:' under 'llm:'",
+		               llm_provider_names[l->provider]);
+}
+
+const char *config_llm_provider_name(enum config_llm_provider p)
+{
+	return (unsigned)p < ARRAY_SIZE(llm_provider_names) - 1 ? llm_provider_names[p] : "?";
+}
+
 /* ---------------------------------------------------------------- load */
 
 /* Move p past c: columns count characters, not UTF-8 continuation bytes. */
@@ -2224,6 +2323,7 @@ static void walk_document(struct loader *L)
 	check_default_target(L);
 	check_orders(L);
 	check_policy(L);
+	check_llm(L);
 }
 
 int config_load_buffer(struct config *c, const char *name, const char *data,

@@ -88,6 +88,26 @@ struct config_policy {
 	int verify_attempts;             /* failed verifications before escalation */
 };
 
+/* The language model that adds reasoning to the rules (think/llm.h,
+ * think/llmdiag.h). provider none: rules only. */
+enum config_llm_provider { LLM_PROVIDER_NONE, LLM_PROVIDER_OPENAI, LLM_PROVIDER_ANTHROPIC };
+
+struct config_llm {
+	enum config_llm_provider provider;
+	char *base_url;          /* owned, or NULL (required when provider is set) */
+	char *model;             /* owned, or NULL (required when provider is set) */
+	char *model_complex;     /* owned, or NULL: stronger model for complex incidents */
+	char *api_key_env;       /* owned, or NULL: NAME of the env var holding the key */
+	int connect_s, first_token_s, idle_s, total_s;   /* timeouts */
+	int max_tokens;          /* reply limit */
+	double temperature;
+	bool stream;             /* server-sent events */
+	int max_retries;         /* extra attempts after 429/5xx */
+	int budget_tokens;       /* per incident: prompt + reply */
+	double cost_in_per_1k;   /* currency units per 1000 input tokens (estimate) */
+	double cost_out_per_1k;  /* per 1000 output tokens */
+};
+
 struct config {
 	char *path;                      /* owned: file it came from, or NULL for defaults */
 	struct config_target *targets;   /* owned */
@@ -107,6 +127,7 @@ struct config {
 	struct config_thresholds thresholds;
 	struct config_policy policy;
 	struct config_shell_action *shell_actions; size_t nshell_actions;
+	struct config_llm llm;
 
 	/* agents */
 	char **agent_app_patterns;       /* owned: fnmatch patterns on application_name;
@@ -147,6 +168,8 @@ int config_load_buffer(struct config *c, const char *name, const char *data,
 void config_release(struct config *c);
 /* Target by name, the default target when name is NULL, or NULL. */
 const struct config_target *config_find_target(const struct config *c, const char *name);
+/* "none", "openai", "anthropic"; "?" for anything else. */
+const char *config_llm_provider_name(enum config_llm_provider p);
 /* "observe", "shadow", "assist", "auto"; "?" for anything else. */
 const char *config_mode_name(enum cockpit_mode m);
 /* The mode named s (as config_mode_name() spells it): true and *m set, or

@@ -106,6 +106,22 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 	assert_int_equal(a->policy.lock_timeout_ms, b->policy.lock_timeout_ms);
 	assert_int_equal(a->policy.statement_timeout_ms, b->policy.statement_timeout_ms);
 	assert_int_equal(a->policy.verify_attempts, b->policy.verify_attempts);
+	assert_int_equal(a->llm.provider, b->llm.provider);
+	assert_opt_string_equal(a->llm.base_url, b->llm.base_url);
+	assert_opt_string_equal(a->llm.model, b->llm.model);
+	assert_opt_string_equal(a->llm.model_complex, b->llm.model_complex);
+	assert_opt_string_equal(a->llm.api_key_env, b->llm.api_key_env);
+	assert_int_equal(a->llm.connect_s, b->llm.connect_s);
+	assert_int_equal(a->llm.first_token_s, b->llm.first_token_s);
+	assert_int_equal(a->llm.idle_s, b->llm.idle_s);
+	assert_int_equal(a->llm.total_s, b->llm.total_s);
+	assert_int_equal(a->llm.max_tokens, b->llm.max_tokens);
+	assert_true(a->llm.temperature == b->llm.temperature);
+	assert_int_equal(a->llm.stream, b->llm.stream);
+	assert_int_equal(a->llm.max_retries, b->llm.max_retries);
+	assert_int_equal(a->llm.budget_tokens, b->llm.budget_tokens);
+	assert_true(a->llm.cost_in_per_1k == b->llm.cost_in_per_1k);
+	assert_true(a->llm.cost_out_per_1k == b->llm.cost_out_per_1k);
 	assert_int_equal(a->nshell_actions, b->nshell_actions);
 	for (size_t i = 0; i < a->nshell_actions; i++) {
 		const struct config_shell_action *x = &a->shell_actions[i];
@@ -155,7 +171,7 @@ static const struct error_case error_cases[] = {
 	  { "unknown key 'thresh' (did you mean 'thresholds'?)" }, NULL, 1 },
 	{ "nothing close", "zebra:\n  allow: []\n",
 	  { "cockpit.conf:1:1: unknown key 'zebra' — valid keys here: mode, default_target, "
-	    "targets, refresh, thresholds, policy, shell_actions, agents, paths, ui" },
+	    "targets, refresh, thresholds, policy, shell_actions, llm, agents, paths, ui" },
 	  NULL, 1 },
 	{ "short word, no wild guess", "db: 1\n",
 	  { "unknown key 'db' — valid keys here:" }, NULL, 1 },
@@ -298,6 +314,27 @@ static const struct error_case error_cases[] = {
 	{ "no order error over a bad value", "thresholds:\n  disk_warn_pct: 99\n"
 	  "  disk_crit_pct: lots\n",
 	  { "'thresholds.disk_crit_pct' expects a percentage" }, NULL, 1 },
+
+	/* llm */
+	{ "llm provider typo", "llm:\n  provider: opnai\n",
+	  { "cockpit.conf:2:13: 'llm.provider' expects one of none, openai, anthropic, got "
+	    "'opnai' (did you mean 'openai'?)" }, NULL, 1 },
+	{ "llm provider without url and model", "llm:\n  provider: anthropic\n",
+	  { "cockpit.conf:2:13: 'llm.provider' is anthropic but 'llm.base_url' is not set — "
+	    "add 'base_url:' under 'llm:' (e.g. https://api.anthropic.com)",
+	    "cockpit.conf:2:13: 'llm.provider' is anthropic but 'llm.model' is not set — "
+	    "add 'model:' under 'llm:'" }, NULL, 2 },
+	{ "llm key in the file", "llm:\n  api_key: sk-abcdefghijklmnop\n",
+	  { "cockpit.conf:2:3: secret key 'llm.api_key' is not allowed — secrets are never read "
+	    "from the file; name an environment variable with 'api_key_env'" },
+	  "sk-abcdefghijklmnop", 1 },
+	{ "llm timeout out of range", "llm:\n  idle_s: 0\n",
+	  { "cockpit.conf:2:11: value 0 is out of range for 'llm.idle_s' — expected an integer number of seconds between 1 "
+	    "and 600" }, NULL, 1 },
+	{ "llm temperature", "llm:\n  temperature: hot\n",
+	  { "cockpit.conf:2:16: 'llm.temperature' expects a number between 0 and 2" }, NULL, 1 },
+	{ "llm stream bool", "llm:\n  stream: sometimes\n",
+	  { "cockpit.conf:2:11: 'llm.stream' expects" }, NULL, 1 },
 
 	/* policy */
 	{ "policy rule", "policy:\n  medium: aproval\n",
@@ -446,10 +483,10 @@ static const struct error_case error_cases[] = {
 	  { "cockpit.conf:4:5: secret key 'targets[0].password' is not allowed — secrets are "
 	    "never read from the file; name an environment variable with 'password_env'" },
 	  "hunter2", 1 },
-	{ "api_key under an unknown section", "llm:\n  api_key: sk-hunter2\n",
-	  { "cockpit.conf:2:3: secret key 'llm.api_key' is not allowed",
+	{ "api_key under an unknown section", "llmx:\n  api_key: sk-hunter2\n",
+	  { "cockpit.conf:2:3: secret key 'llmx.api_key' is not allowed",
 	    "name an environment variable with 'api_key_env'",
-	    "cockpit.conf:1:1: unknown key 'llm'" }, "hunter2", 2 },
+	    "cockpit.conf:1:1: unknown key 'llmx' (did you mean 'llm'?)" }, "hunter2", 2 },
 	{ "token at the top", "token: hunter2\n",
 	  { "cockpit.conf:1:1: secret key 'token' is not allowed", "'token_env'" },
 	  "hunter2", 1 },
@@ -1082,6 +1119,61 @@ static void test_aliases_are_cheap(void **state)
 	config_release(&c);
 }
 
+static void test_llm_section(void **state)
+{
+	static const char yaml[] =
+		"llm:\n"
+		"  provider: openai\n"
+		"  base_url: http://127.0.0.1:11434/v1\n"
+		"  model: small\n"
+		"  model_complex: large\n"
+		"  api_key_env: COCKPIT_TEST_LLM_KEY\n"
+		"  connect_s: 3\n"
+		"  first_token_s: 20\n"
+		"  idle_s: 7\n"
+		"  total_s: 90\n"
+		"  max_tokens: 800\n"
+		"  temperature: 0\n"
+		"  stream: false\n"
+		"  max_retries: 1\n"
+		"  budget_tokens: 9000\n"
+		"  cost_in_per_1k: 0.003\n"
+		"  cost_out_per_1k: 0.015\n";
+	struct config c, d;
+	char *errs = NULL;
+
+	(void)state;
+	config_init_defaults(&d);
+	assert_int_equal(d.llm.provider, LLM_PROVIDER_NONE);
+	assert_null(d.llm.base_url);
+	assert_null(d.llm.api_key_env);
+	assert_int_equal(d.llm.budget_tokens, 16000);
+	assert_true(d.llm.stream);
+	assert_string_equal(config_llm_provider_name(d.llm.provider), "none");
+	config_release(&d);
+
+	assert_int_equal(config_load_buffer(&c, "cockpit.conf", yaml, sizeof(yaml) - 1, &errs), 0);
+	assert_null(errs);
+	assert_int_equal(c.llm.provider, LLM_PROVIDER_OPENAI);
+	assert_string_equal(config_llm_provider_name(c.llm.provider), "openai");
+	assert_string_equal(c.llm.base_url, "http://127.0.0.1:11434/v1");
+	assert_string_equal(c.llm.model, "small");
+	assert_string_equal(c.llm.model_complex, "large");
+	assert_string_equal(c.llm.api_key_env, "COCKPIT_TEST_LLM_KEY");
+	assert_int_equal(c.llm.connect_s, 3);
+	assert_int_equal(c.llm.first_token_s, 20);
+	assert_int_equal(c.llm.idle_s, 7);
+	assert_int_equal(c.llm.total_s, 90);
+	assert_int_equal(c.llm.max_tokens, 800);
+	assert_true(c.llm.temperature == 0);
+	assert_false(c.llm.stream);
+	assert_int_equal(c.llm.max_retries, 1);
+	assert_int_equal(c.llm.budget_tokens, 9000);
+	assert_true(c.llm.cost_in_per_1k > 0.0029 && c.llm.cost_in_per_1k < 0.0031);
+	assert_true(c.llm.cost_out_per_1k > 0.0149 && c.llm.cost_out_per_1k < 0.0151);
+	config_release(&c);
+}
+
 static void test_mode_names(void **state)
 {
 	static const struct {
@@ -1161,6 +1253,7 @@ int main(void)
 		cmocka_unit_test_setup(test_errs_optional_and_release_twice, setup_env),
 		cmocka_unit_test_setup(test_failed_value_keeps_default, setup_env),
 		cmocka_unit_test_setup(test_aliases_are_cheap, setup_env),
+		cmocka_unit_test_setup(test_llm_section, setup_env),
 		cmocka_unit_test_setup(test_mode_names, setup_env),
 		cmocka_unit_test_setup(test_default_path, setup_env),
 	};
