@@ -23,50 +23,17 @@
 #include "core/strbuf.h"
 #include "perceive/lockgraph.h"
 #include "perceive/snapshot.h"
-
-static const char *node_kind(const json_t *node, json_t **body)
-{
-	const char *k;
-	json_t *v;
-
-	*body = NULL;
-	if (!json_is_object(node) || json_object_size(node) != 1)
-		return NULL;
-	json_object_foreach((json_t *)node, k, v) {
-		*body = v;
-		return k;
-	}
-	return NULL;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static char *written(const json_t *rv)
-{
-	const char *schema = jstr(rv, "schemaname"), *rel = jstr(rv, "relname");
-	struct strbuf sb;
-
-	if (!rel)
-		return NULL;
-	strbuf_init(&sb, 32);
-	if (schema)
-		strbuf_addf(&sb, "%s.", schema);
-	strbuf_addstr(&sb, rel);
-	return strbuf_detach(&sb, NULL);
-}
+#include "think/pgq.h"
 
 /* A constant or parameter as text ("2", "abc", "$1"), or NULL. */
 static char *const_text(const json_t *node)
 {
 	json_t *body, *v;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 	char buf[64];
 
 	while (kind && strcmp(kind, "TypeCast") == 0)
-		kind = node_kind(json_object_get(body, "arg"), &body);
+		kind = pgq_node_kind(json_object_get(body, "arg"), &body);
 	if (!kind)
 		return NULL;
 	if (strcmp(kind, "ParamRef") == 0) {
@@ -80,9 +47,9 @@ static char *const_text(const json_t *node)
 		return xstrdup(buf);
 	}
 	if ((v = json_object_get(body, "sval")))
-		return xstrdup(jstr(v, "sval") ? jstr(v, "sval") : "");
+		return xstrdup(pgq_str(v, "sval") ? pgq_str(v, "sval") : "");
 	if ((v = json_object_get(body, "fval")))
-		return xstrdup(jstr(v, "fval") ? jstr(v, "fval") : "");
+		return xstrdup(pgq_str(v, "fval") ? pgq_str(v, "fval") : "");
 	if ((v = json_object_get(body, "boolval")))
 		return xstrdup(json_is_true(json_object_get(v, "boolval")) ? "true" : "false");
 	return NULL;
@@ -92,11 +59,11 @@ static char *const_text(const json_t *node)
 static const char *key_column(const json_t *node, const char *alias, const char *rel)
 {
 	json_t *body, *fields;
-	const char *kind = node_kind(node, &body), *qual;
+	const char *kind = pgq_node_kind(node, &body), *qual;
 	size_t n;
 
 	while (kind && strcmp(kind, "TypeCast") == 0)
-		kind = node_kind(json_object_get(body, "arg"), &body);
+		kind = pgq_node_kind(json_object_get(body, "arg"), &body);
 	if (!kind || strcmp(kind, "ColumnRef") != 0)
 		return NULL;
 	fields = json_object_get(body, "fields");
@@ -104,30 +71,30 @@ static const char *key_column(const json_t *node, const char *alias, const char 
 	if (n == 0 || n > 3)
 		return NULL;
 	if (n >= 2) {
-		qual = jstr(json_object_get(json_array_get(fields, n - 2), "String"), "sval");
+		qual = pgq_str(json_object_get(json_array_get(fields, n - 2), "String"), "sval");
 		if (!qual || (strcmp(qual, alias) != 0 && strcmp(qual, rel) != 0))
 			return NULL;
 	}
-	return jstr(json_object_get(json_array_get(fields, n - 1), "String"), "sval");
+	return pgq_str(json_object_get(json_array_get(fields, n - 1), "String"), "sval");
 }
 
 /* col = const terms of the top-level AND of where into key. */
 static void where_key(json_t *key, const json_t *where, const char *alias, const char *rel)
 {
 	json_t *body, *v;
-	const char *kind = node_kind(where, &body);
+	const char *kind = pgq_node_kind(where, &body);
 	size_t i;
 
 	if (!kind)
 		return;
 	if (strcmp(kind, "BoolExpr") == 0) {
-		if (strcmp(jstr(body, "boolop") ? jstr(body, "boolop") : "", "AND_EXPR") == 0)
+		if (strcmp(pgq_str(body, "boolop") ? pgq_str(body, "boolop") : "", "AND_EXPR") == 0)
 			json_array_foreach(json_object_get(body, "args"), i, v)
 				where_key(key, v, alias, rel);
 		return;
 	}
-	if (strcmp(kind, "A_Expr") == 0 && strcmp(jstr(body, "kind") ? jstr(body, "kind") : "", "AEXPR_OP") == 0) {
-		const char *op = jstr(json_object_get(json_array_get(json_object_get(body, "name"), 0), "String"), "sval");
+	if (strcmp(kind, "A_Expr") == 0 && strcmp(pgq_str(body, "kind") ? pgq_str(body, "kind") : "", "AEXPR_OP") == 0) {
+		const char *op = pgq_str(json_object_get(json_array_get(json_object_get(body, "name"), 0), "String"), "sval");
 		const json_t *l = json_object_get(body, "lexpr"), *r = json_object_get(body, "rexpr");
 		const char *col = key_column(l, alias, rel);
 		char *val = const_text(r);
@@ -145,8 +112,8 @@ static void where_key(json_t *key, const json_t *where, const char *alias, const
 
 static void add_rel(json_t *out, const json_t *rv, const char *action, const json_t *where)
 {
-	char *w = written(rv);
-	const char *alias = jstr(json_object_get(rv, "alias"), "aliasname");
+	char *w = pgq_rangevar_name(rv);
+	const char *alias = pgq_str(json_object_get(rv, "alias"), "aliasname");
 	json_t *o;
 
 	if (!w)
@@ -155,7 +122,7 @@ static void add_rel(json_t *out, const json_t *rv, const char *action, const jso
 	if (where) {
 		json_t *key = json_object();
 
-		where_key(key, where, alias ? alias : jstr(rv, "relname"), jstr(rv, "relname"));
+		where_key(key, where, alias ? alias : pgq_str(rv, "relname"), pgq_str(rv, "relname"));
 		if (json_object_size(key) > 0)
 			json_object_set(o, "key", key);
 		json_decref(key);
@@ -167,7 +134,7 @@ static void add_rel(json_t *out, const json_t *rv, const char *action, const jso
 static void from_rels(json_t *out, const json_t *node, const char *action, const json_t *where, bool single)
 {
 	json_t *body;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 
 	if (!kind)
 		return;
@@ -204,7 +171,7 @@ static void stmt_rels(json_t *out, const char *kind, const json_t *body)
 
 		snprintf(action, sizeof(action), "lock %s", lock_mode_name(json_integer_value(json_object_get(body, "mode"))));
 		json_array_foreach(json_object_get(body, "relations"), i, v) {
-			const char *k = node_kind(v, &sb);
+			const char *k = pgq_node_kind(v, &sb);
 
 			if (k && strcmp(k, "RangeVar") == 0)
 				add_rel(out, sb, action, NULL);
@@ -216,7 +183,7 @@ static void stmt_rels(json_t *out, const char *kind, const json_t *body)
 
 		json_array_foreach(lc, i, v) {
 			json_t *c = json_object_get(v, "LockingClause"), *r;
-			const char *st = jstr(c, "strength");
+			const char *st = pgq_str(c, "strength");
 			const char *action = !st ? "select for update" :
 				strcmp(st, "LCS_FORKEYSHARE") == 0 ? "select for key share" :
 				strcmp(st, "LCS_FORSHARE") == 0 ? "select for share" :
@@ -226,7 +193,7 @@ static void stmt_rels(json_t *out, const char *kind, const json_t *body)
 
 			if (json_array_size(locked) > 0) {
 				json_array_foreach(locked, k, r) {
-					const char *rk = node_kind(r, &sb);
+					const char *rk = pgq_node_kind(r, &sb);
 
 					if (rk && strcmp(rk, "RangeVar") == 0) {
 						/* FOR UPDATE OF alias: find the relation it names. */
@@ -235,11 +202,11 @@ static void stmt_rels(json_t *out, const char *kind, const json_t *body)
 						bool found = false;
 
 						json_array_foreach(from, f, fi) {
-							const char *fk = node_kind(fi, &fb);
-							const char *al = jstr(json_object_get(fb, "alias"), "aliasname");
+							const char *fk = pgq_node_kind(fi, &fb);
+							const char *al = pgq_str(json_object_get(fb, "alias"), "aliasname");
 
 							if (fk && strcmp(fk, "RangeVar") == 0 &&
-							    (strcmp(al ? al : jstr(fb, "relname"), jstr(sb, "relname")) == 0)) {
+							    (strcmp(al ? al : pgq_str(fb, "relname"), pgq_str(sb, "relname")) == 0)) {
 								add_rel(out, fb, action, single ? where : NULL);
 								found = true;
 							}
@@ -256,7 +223,7 @@ static void stmt_rels(json_t *out, const char *kind, const json_t *body)
 	}
 	/* WITH clauses may lock too (WITH x AS (UPDATE ...)). */
 	json_array_foreach(json_object_get(json_object_get(body, "withClause"), "ctes"), i, v) {
-		const char *ck = node_kind(json_object_get(json_object_get(v, "CommonTableExpr"), "ctequery"), &sb);
+		const char *ck = pgq_node_kind(json_object_get(json_object_get(v, "CommonTableExpr"), "ctequery"), &sb);
 
 		if (ck)
 			stmt_rels(out, ck, sb);
@@ -279,7 +246,7 @@ json_t *deadlock_statement_relations(const char *sql)
 		return NULL;
 	out = json_array();
 	json_array_foreach(json_object_get(tree, "stmts"), i, st) {
-		const char *kind = node_kind(json_object_get(st, "stmt"), &body);
+		const char *kind = pgq_node_kind(json_object_get(st, "stmt"), &body);
 
 		if (kind)
 			stmt_rels(out, kind, body);
@@ -347,7 +314,7 @@ static char *resource(const json_t *entry, const char *rel, const char **table)
 	json_t *v;
 	bool first = true;
 
-	*table = entry ? jstr(entry, "relation") : rel;
+	*table = entry ? pgq_str(entry, "relation") : rel;
 	if (!*table)
 		return NULL;
 	strbuf_init(&sb, 48);
@@ -407,7 +374,7 @@ static json_t *cycle_json(struct part *p, size_t n)
 		 * names, else the last one (the statement that ran last). */
 		if (nrels > 1 && p[i].hint)
 			json_array_foreach(p[i].rels, k, e)
-				if (!entry && names_rel(jstr(e, "relation"), p[i].hint))
+				if (!entry && names_rel(pgq_str(e, "relation"), p[i].hint))
 					entry = e;
 		if (!entry && nrels > 0)
 			entry = json_array_get(p[i].rels, nrels - 1);
@@ -564,7 +531,7 @@ static json_t *pair_find(json_t *pairs, const char *fp)
 	json_t *p;
 
 	json_array_foreach(pairs, i, p)
-		if (strcmp(jstr(p, "fingerprint"), fp) == 0)
+		if (strcmp(pgq_str(p, "fingerprint"), fp) == 0)
 			return p;
 	return NULL;
 }
@@ -674,9 +641,9 @@ static json_t *live_cycles(const struct snapshot *s, json_t *pairs, json_t *role
 		json_object_set_new(cj, "pids", pids);
 		if (young)
 			json_object_set(cj, "youngest", young);
-		pair = pair_find(pairs, jstr(cj, "fingerprint"));
+		pair = pair_find(pairs, pgq_str(cj, "fingerprint"));
 		if (!pair)
-			pair = pair_new(pairs, jstr(cj, "fingerprint"));
+			pair = pair_new(pairs, pgq_str(cj, "fingerprint"));
 		json_object_set_new(pair, "live", json_true());
 		pair_absorb(pair, cj);
 		recommend(pair, key_col);
@@ -719,10 +686,10 @@ json_t *deadlock_analyze(const struct snapshot *s, double window_s)
 		for (size_t n = 0; n < d->nprocs; n++)
 			if (p[n].key_col)
 				key_col = p[n].key_col;
-		pair = pair_find(pairs, jstr(cj, "fingerprint"));
+		pair = pair_find(pairs, pgq_str(cj, "fingerprint"));
 		if (!pair && in_window)
-			pair = pair_new(pairs, jstr(cj, "fingerprint"));
-		json_array_append_new(fps, json_string(jstr(cj, "fingerprint")));
+			pair = pair_new(pairs, pgq_str(cj, "fingerprint"));
+		json_array_append_new(fps, json_string(pgq_str(cj, "fingerprint")));
 		if (pair && in_window) {
 			json_object_set_new(pair, "count",
 					    json_integer(json_integer_value(json_object_get(pair, "count")) + 1));

@@ -30,6 +30,7 @@
 
 #include "core/mem.h"
 #include "core/strbuf.h"
+#include "think/pgq.h"
 
 #define PLAN_DEFAULT_MIN_COST   100.0
 #define PLAN_DEFAULT_MIN_GAIN   0.5
@@ -44,28 +45,6 @@
 /* ---------------------------------------------------------------------------
  * libpg_query parse trees (JSON): every node is {"TypeName": {fields}}.
  */
-
-static const char *node_kind(const json_t *node, json_t **body)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(node) || json_object_size(node) != 1) {
-		*body = NULL;
-		return NULL;
-	}
-	json_object_foreach((json_t *)node, k, v) {
-		*body = v;
-		return k;
-	}
-	*body = NULL;
-	return NULL;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
 
 struct scope_rel {
 	const char *alias;    /* borrowed from the parse tree; alias or relname */
@@ -85,29 +64,15 @@ static void scope_release(struct scope *s)
 	free(s->v);
 }
 
-static char *rangevar_written(const json_t *rv)
-{
-	const char *schema = jstr(rv, "schemaname"), *rel = jstr(rv, "relname");
-	struct strbuf sb;
-
-	if (!rel)
-		return NULL;
-	strbuf_init(&sb, 32);
-	if (schema)
-		strbuf_addf(&sb, "%s.", schema);
-	strbuf_addstr(&sb, rel);
-	return strbuf_detach(&sb, NULL);
-}
-
 static void scope_add_rangevar(struct scope *s, const json_t *rv)
 {
-	const char *alias = jstr(json_object_get(rv, "alias"), "aliasname");
-	char *w = rangevar_written(rv);
+	const char *alias = pgq_str(json_object_get(rv, "alias"), "aliasname");
+	char *w = pgq_rangevar_name(rv);
 
 	if (!w)
 		return;
 	xgrow((void **)&s->v, &s->alloc, s->n + 1, sizeof(*s->v));
-	s->v[s->n].alias = alias ? alias : jstr(rv, "relname");
+	s->v[s->n].alias = alias ? alias : pgq_str(rv, "relname");
 	s->v[s->n].written = w;
 	s->n++;
 }
@@ -138,23 +103,23 @@ static void add_column(json_t *out, const char *rel, const char *col)
 static bool add_columnref(json_t *out, const json_t *node, const struct scope *sc)
 {
 	json_t *body, *fields;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 	const char *col, *qual = NULL;
 	size_t n;
 
 	while (kind && strcmp(kind, "TypeCast") == 0)
-		kind = node_kind(json_object_get(body, "arg"), &body);
+		kind = pgq_node_kind(json_object_get(body, "arg"), &body);
 	if (!kind || strcmp(kind, "ColumnRef") != 0)
 		return false;
 	fields = json_object_get(body, "fields");
 	n = json_array_size(fields);
 	if (n == 0)
 		return false;
-	col = jstr(json_object_get(json_array_get(fields, n - 1), "String"), "sval");
+	col = pgq_str(json_object_get(json_array_get(fields, n - 1), "String"), "sval");
 	if (!col)
 		return false;    /* t.* */
 	if (n >= 2)
-		qual = jstr(json_object_get(json_array_get(fields, n - 2), "String"), "sval");
+		qual = pgq_str(json_object_get(json_array_get(fields, n - 2), "String"), "sval");
 	for (const struct scope *s = sc; s; s = s->outer) {
 		if (qual) {
 			for (size_t i = 0; i < s->n; i++) {
@@ -182,10 +147,10 @@ static bool add_columnref(json_t *out, const json_t *node, const struct scope *s
 static bool comparable(const json_t *node)
 {
 	json_t *body;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 
 	while (kind && strcmp(kind, "TypeCast") == 0)
-		kind = node_kind(json_object_get(body, "arg"), &body);
+		kind = pgq_node_kind(json_object_get(body, "arg"), &body);
 	if (!kind)
 		return json_is_array(node) && json_array_size(node) > 0;
 	if (strcmp(kind, "A_Const") == 0 || strcmp(kind, "ParamRef") == 0 ||
@@ -202,7 +167,7 @@ static void walk_stmt(json_t *out, const char *kind, const json_t *body, const s
 static void walk_expr(json_t *out, const json_t *node, const struct scope *sc)
 {
 	json_t *body, *v;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 	size_t i;
 
 	if (!kind)
@@ -224,7 +189,7 @@ static void walk_expr(json_t *out, const json_t *node, const struct scope *sc)
 		add_columnref(out, json_object_get(body, "arg"), sc);
 	} else if (strcmp(kind, "SubLink") == 0) {
 		json_t *sb;
-		const char *sk = node_kind(json_object_get(body, "subselect"), &sb);
+		const char *sk = pgq_node_kind(json_object_get(body, "subselect"), &sb);
 
 		if (json_object_get(body, "testexpr"))
 			add_columnref(out, json_object_get(body, "testexpr"), sc);
@@ -238,7 +203,7 @@ static void walk_expr(json_t *out, const json_t *node, const struct scope *sc)
 static void from_item(json_t *out, const json_t *node, struct scope *sc, json_t *quals)
 {
 	json_t *body;
-	const char *kind = node_kind(node, &body);
+	const char *kind = pgq_node_kind(node, &body);
 
 	if (!kind)
 		return;
@@ -251,7 +216,7 @@ static void from_item(json_t *out, const json_t *node, struct scope *sc, json_t 
 			json_array_append(quals, json_object_get(body, "quals"));
 	} else if (strcmp(kind, "RangeSubselect") == 0) {
 		json_t *sb;
-		const char *sk = node_kind(json_object_get(body, "subquery"), &sb);
+		const char *sk = pgq_node_kind(json_object_get(body, "subquery"), &sb);
 
 		if (sk)
 			walk_stmt(out, sk, sb, sc->outer);
@@ -266,7 +231,7 @@ static void walk_stmt(json_t *out, const char *kind, const json_t *body, const s
 
 	json_array_foreach(json_object_get(json_object_get(body, "withClause"), "ctes"), i, v) {
 		json_t *cb;
-		const char *ck = node_kind(json_object_get(json_object_get(v, "CommonTableExpr"),
+		const char *ck = pgq_node_kind(json_object_get(json_object_get(v, "CommonTableExpr"),
 							   "ctequery"), &cb);
 
 		if (ck)
@@ -294,7 +259,7 @@ static void walk_stmt(json_t *out, const char *kind, const json_t *body, const s
 		where = json_object_get(body, "whereClause");
 	} else if (strcmp(kind, "InsertStmt") == 0) {
 		json_t *sb;
-		const char *sk = node_kind(json_object_get(body, "selectStmt"), &sb);
+		const char *sk = pgq_node_kind(json_object_get(body, "selectStmt"), &sb);
 
 		if (sk)
 			walk_stmt(out, sk, sb, outer);
@@ -341,7 +306,7 @@ json_t *plan_clause_columns(const char *query)
 		return NULL;
 	out = json_object();
 	json_array_foreach(stmts, i, st) {
-		const char *kind = node_kind(json_object_get(st, "stmt"), &body);
+		const char *kind = pgq_node_kind(json_object_get(st, "stmt"), &body);
 
 		if (kind)
 			walk_stmt(out, kind, body, NULL);
@@ -392,7 +357,7 @@ static const char *explainable(const char *kind, const json_t *body)
 		return NULL;
 	if (strcmp(kind, "InsertStmt") == 0) {
 		json_t *sb;
-		const char *sk = node_kind(json_object_get(body, "selectStmt"), &sb);
+		const char *sk = pgq_node_kind(json_object_get(body, "selectStmt"), &sb);
 
 		if (sk && strcmp(sk, "SelectStmt") == 0 && json_object_get(sb, "fromClause"))
 			return NULL;
@@ -602,24 +567,24 @@ struct scans {
 static void collect_scans(const json_t *plan, struct scans *out)
 {
 	static const char *const cond_keys[] = { "Hash Cond", "Merge Cond", "Join Filter" };
-	const char *rel = jstr(plan, "Relation Name");
+	const char *rel = pgq_str(plan, "Relation Name");
 	size_t i;
 	json_t *child;
 
 	if (rel) {
 		xgrow((void **)&out->v, &out->alloc, out->n + 1, sizeof(*out->v));
 		out->v[out->n] = (struct scan){
-			.schema = jstr(plan, "Schema"), .rel = rel, .alias = jstr(plan, "Alias"),
-			.node = jstr(plan, "Node Type"),
-			.filter = strcmp(jstr(plan, "Node Type") ? jstr(plan, "Node Type") : "", "Seq Scan") == 0 ?
-				  jstr(plan, "Filter") : NULL,
+			.schema = pgq_str(plan, "Schema"), .rel = rel, .alias = pgq_str(plan, "Alias"),
+			.node = pgq_str(plan, "Node Type"),
+			.filter = strcmp(pgq_str(plan, "Node Type") ? pgq_str(plan, "Node Type") : "", "Seq Scan") == 0 ?
+				  pgq_str(plan, "Filter") : NULL,
 			.plan_rows = json_number_value(json_object_get(plan, "Plan Rows")),
 			.cost = plan_cost(plan),
 		};
 		out->n++;
 	}
 	for (i = 0; i < sizeof(cond_keys) / sizeof(*cond_keys); i++)
-		if (jstr(plan, cond_keys[i]))
+		if (pgq_str(plan, cond_keys[i]))
 			json_array_append(out->conds, json_object_get(plan, cond_keys[i]));
 	json_array_foreach(json_object_get(plan, "Plans"), i, child)
 		collect_scans(child, out);
@@ -643,8 +608,8 @@ static void collect_refs(json_t *out, const json_t *node)
 		if (strcmp(k, "ColumnRef") == 0) {
 			json_t *f = json_object_get(v, "fields");
 			size_t nf = json_array_size(f);
-			const char *col = nf ? jstr(json_object_get(json_array_get(f, nf - 1), "String"), "sval") : NULL;
-			const char *qual = nf >= 2 ? jstr(json_object_get(json_array_get(f, nf - 2), "String"), "sval") : "";
+			const char *col = nf ? pgq_str(json_object_get(json_array_get(f, nf - 1), "String"), "sval") : NULL;
+			const char *qual = nf >= 2 ? pgq_str(json_object_get(json_array_get(f, nf - 2), "String"), "sval") : "";
 
 			if (col && qual)
 				add_column(out, qual, col);
@@ -670,7 +635,7 @@ static json_t *expr_columns(const char *expr)
 	strbuf_release(&sb);
 	if (!stmts)
 		return out;
-	node_kind(json_object_get(json_array_get(stmts, 0), "stmt"), &body);
+	pgq_node_kind(json_object_get(json_array_get(stmts, 0), "stmt"), &body);
 	collect_refs(out, json_object_get(body, "whereClause"));
 	json_decref(stmts);
 	return out;
@@ -780,7 +745,7 @@ static const char *covering_index(const struct table *t, const char **cols, size
 			    strcmp(json_string_value(json_array_get(ic, k)), cols[k]) != 0)
 				break;
 		if (k == n)
-			return jstr(ix, "name");
+			return pgq_str(ix, "name");
 	}
 	return NULL;
 }
@@ -1033,10 +998,10 @@ static void covered_text(struct strbuf *sb, const json_t *covered)
 	json_t *c, *col;
 
 	json_array_foreach(covered, i, c) {
-		strbuf_addf(sb, "%s%s (", i ? "; " : "", jstr(c, "table"));
+		strbuf_addf(sb, "%s%s (", i ? "; " : "", pgq_str(c, "table"));
 		json_array_foreach(json_object_get(c, "columns"), k, col)
 			strbuf_addf(sb, "%s%s", k ? ", " : "", json_string_value(col));
-		strbuf_addf(sb, ") is already covered by index %s", jstr(c, "index"));
+		strbuf_addf(sb, ") is already covered by index %s", pgq_str(c, "index"));
 	}
 }
 
@@ -1073,7 +1038,7 @@ int plan_analyze(PGconn *conn, const char *query, const struct plan_opts *o,
 		json_decref(stmts);
 		return 0;
 	}
-	kind = node_kind(json_object_get(json_array_get(stmts, 0), "stmt"), &body);
+	kind = pgq_node_kind(json_object_get(json_array_get(stmts, 0), "stmt"), &body);
 	why = kind ? explainable(kind, body) : "empty statement";
 	if (why) {
 		note(evidence, "not explained: %s (%s)", why, kind ? kind : "?");
@@ -1262,7 +1227,7 @@ int plan_analyze(PGconn *conn, const char *query, const struct plan_opts *o,
 			json_t *c0 = json_array_get(cands, 0);
 
 			strbuf_addf(&sb, "the best hypothetical index on %s lowers the cost from %.1f to %.1f "
-				    "(gain %.2f < min_gain %.2f)", jstr(c0, "table"), before,
+				    "(gain %.2f < min_gain %.2f)", pgq_str(c0, "table"), before,
 				    json_number_value(json_object_get(c0, "cost_after")),
 				    json_number_value(json_object_get(c0, "gain")), min_gain);
 		} else if (json_array_size(covered) == 0)
