@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/mem.h"
 
 static void one_line(char *s)
 {
@@ -313,4 +314,71 @@ bool pgconn_bool(const PGresult *r, int row, int col)
 	const char *s = pgconn_str(r, row, col);
 
 	return s && s[0] == 't';
+}
+
+/* ---- a kept connection -------------------------------------------------- */
+
+#define KEEPER_BACKOFF_FIRST_MS 500
+#define KEEPER_BACKOFF_MAX_MS 30000
+
+void pgconn_keeper_init(struct pgconn_keeper *k, const char *conninfo, const char *password_env,
+			const char *application_name, int connect_timeout_s,
+			int statement_timeout_ms)
+{
+	memset(k, 0, sizeof(*k));
+	k->conninfo = conninfo ? xstrdup(conninfo) : NULL;
+	k->password_env = password_env && *password_env ? xstrdup(password_env) : NULL;
+	k->application_name = application_name;
+	k->connect_timeout_s = connect_timeout_s;
+	k->statement_timeout_ms = statement_timeout_ms;
+}
+
+PGconn *pgconn_keeper_get(struct pgconn_keeper *k)
+{
+	struct pgconn_params pp;
+
+	if (!k->conninfo)
+		return NULL;
+	if (k->conn && PQstatus(k->conn) == CONNECTION_OK)
+		return k->conn;
+	if (k->conn)
+		pgconn_keeper_drop(k, PQerrorMessage(k->conn));
+	if (clock_mono_ms() < k->next_ms)
+		return NULL;
+	memset(&pp, 0, sizeof(pp));
+	pp.conninfo = k->conninfo;
+	pp.password = k->password_env ? getenv(k->password_env) : NULL;
+	pp.application_name = k->application_name;
+	pp.connect_timeout_s = k->connect_timeout_s;
+	pp.statement_timeout_ms = k->statement_timeout_ms;
+	k->conn = pgconn_connect(&pp, k->err, sizeof(k->err));
+	if (!k->conn) {
+		k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : KEEPER_BACKOFF_FIRST_MS;
+		if (k->backoff_ms > KEEPER_BACKOFF_MAX_MS)
+			k->backoff_ms = KEEPER_BACKOFF_MAX_MS;
+		k->next_ms = clock_mono_ms() + k->backoff_ms;
+		return NULL;
+	}
+	k->err[0] = '\0';
+	k->backoff_ms = 0;
+	return k->conn;
+}
+
+void pgconn_keeper_drop(struct pgconn_keeper *k, const char *why)
+{
+	if (why) {
+		snprintf(k->err, sizeof(k->err), "%s", why);
+		one_line(k->err);
+	}
+	if (k->conn)
+		PQfinish(k->conn);
+	k->conn = NULL;
+}
+
+void pgconn_keeper_release(struct pgconn_keeper *k)
+{
+	pgconn_keeper_drop(k, NULL);
+	free(k->conninfo);
+	free(k->password_env);
+	memset(k, 0, sizeof(*k));
 }

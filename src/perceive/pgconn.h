@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pgconn_params {
 	const char *conninfo;        /* user's conninfo or URI (borrowed) */
@@ -31,6 +32,36 @@ struct pgconn_params {
 /* Connect. On failure returns NULL and writes a one-line message to err
  * (the password never appears in it). */
 PGconn *pgconn_connect(const struct pgconn_params *p, char *err, size_t errlen);
+
+/*
+ * A connection kept for a worker thread (the brain, the LLM advisor):
+ * connected on first use, reconnected after a failure with a backoff of
+ * 0.5 s doubling to 30 s, so a server that is down costs one attempt per
+ * backoff, not one per round. The password is read from the environment
+ * variable password_env at each connect. One thread owns a keeper.
+ */
+struct pgconn_keeper {
+	char *conninfo;              /* owned, or NULL: no connection wanted */
+	char *password_env;          /* owned, or NULL */
+	const char *application_name; /* borrowed (a literal) */
+	int connect_timeout_s;
+	int statement_timeout_ms;
+	PGconn *conn;                /* owned, or NULL */
+	char err[256];               /* why there is none: last failure, "" none */
+	int64_t next_ms;             /* monotonic: no attempt before */
+	int backoff_ms;
+};
+
+/* Copies conninfo and password_env (either may be NULL). */
+void pgconn_keeper_init(struct pgconn_keeper *k, const char *conninfo, const char *password_env,
+			const char *application_name, int connect_timeout_s,
+			int statement_timeout_ms);
+/* The connection, (re)connecting when the backoff allows; NULL otherwise
+ * (k->err says why, "" when no conninfo is set). */
+PGconn *pgconn_keeper_get(struct pgconn_keeper *k);
+/* Close it after a failure; why goes to k->err (may be NULL). */
+void pgconn_keeper_drop(struct pgconn_keeper *k, const char *why);
+void pgconn_keeper_release(struct pgconn_keeper *k);
 
 struct pgconn_query {
 	const char *sql;     /* borrowed: SQL text, or NULL when prepared is set */

@@ -1232,6 +1232,26 @@ void incident_release(struct incident *in)
 	memset(in, 0, sizeof(*in));
 }
 
+void incident_copy(struct incident *dst, const struct incident *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->key = src->key ? xstrdup(src->key) : NULL;
+	dst->runbook = src->runbook ? xstrdup(src->runbook) : NULL;
+	dst->severity = src->severity;
+	dst->summary = src->summary ? xstrdup(src->summary) : NULL;
+	dst->evidence = src->evidence ? json_deep_copy(src->evidence) : NULL;
+	dst->escalation = src->escalation ? xstrdup(src->escalation) : NULL;
+	dst->detected_at = src->detected_at;
+	dst->detect_ms = src->detect_ms;
+	dst->context = src->context ? json_deep_copy(src->context) : NULL;
+	if (src->nproposals) {
+		dst->proposals = xcalloc(src->nproposals, sizeof(*dst->proposals));
+		for (size_t i = 0; i < src->nproposals; i++)
+			dst->proposals[i] = proposal_dup(src->proposals[i]);
+		dst->nproposals = src->nproposals;
+	}
+}
+
 void incident_list_release(struct incident_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

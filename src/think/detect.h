@@ -97,6 +97,9 @@ struct incident *incident_list_add(struct incident_list *l, const struct runbook
 				   const char *key, const char *summary, json_t *evidence);
 void incident_list_release(struct incident_list *l);
 void incident_release(struct incident *in);
+/* A deep copy of src into dst (proposals duplicated); release dst with
+ * incident_release. */
+void incident_copy(struct incident *dst, const struct incident *src);
 /* A session as detectors put it in evidence (pid, pids, user, application,
  * state, query, ages...). */
 struct snap_session;

@@ -56,8 +56,16 @@ int llmdiag_prompt(const struct llmdiag_opts *o, const struct incident *in, stru
 {
 	const struct config_llm *l = &o->cfg->llm;
 	struct prompt_opts po = { .catalog = o->conn };
-	int64_t room = (int64_t)((double)(l->budget_tokens - l->max_tokens) * LLMDIAG_BODY_SLACK);
+	int64_t left = (int64_t)l->budget_tokens - (o->spent_tokens > 0 ? o->spent_tokens : 0);
+	int64_t room = (int64_t)((double)(left - l->max_tokens) * LLMDIAG_BODY_SLACK);
 
+	if (room <= 0 && o->spent_tokens > 0) {
+		snprintf(err, errlen, "budget spent: %lld of llm.budget_tokens (%d) already used on "
+			 "this incident — raise budget_tokens to ask again",
+			 (long long)o->spent_tokens, l->budget_tokens);
+		memset(p, 0, sizeof(*p));
+		return -1;
+	}
 	if (room <= 0) {
 		snprintf(err, errlen, "llm.budget_tokens (%d) leaves no room for a prompt after "
 			 "llm.max_tokens (%d) — raise budget_tokens or lower max_tokens",
@@ -101,6 +109,67 @@ static struct proposal *rule_twin(struct incident *in, const struct proposal *p)
 			return q;
 	}
 	return NULL;
+}
+
+void llmdiag_agree(const struct config *cfg, struct policy_state *policy, struct proposal *rule,
+		   double llm_confidence, double now)
+{
+	double c = rule->confidence > llm_confidence ? rule->confidence : llm_confidence;
+	struct strbuf sb;
+
+	c += LLMDIAG_AGREE_BONUS;
+	if (c > LLMDIAG_MAX_CONFIDENCE)
+		c = LLMDIAG_MAX_CONFIDENCE;
+	if (llm_confidence < LLMDIAG_MIN_CONFIDENCE || c <= rule->confidence)
+		return;
+	strbuf_init(&sb, 256);
+	strbuf_addf(&sb, "%s%sThe LLM agrees (confidence %.2f): confidence %.2f -> %.2f.",
+		    rule->rationale ? rule->rationale : "", rule->rationale ? " " : "", llm_confidence,
+		    rule->confidence, c);
+	proposal_set(&rule->rationale, sb.buf);
+	strbuf_release(&sb);
+	rule->confidence = c;
+	policy_decide(cfg, policy, rule, now);
+}
+
+size_t llmdiag_apply(const struct llmdiag_result *r, const struct config *cfg,
+		     struct policy_state *policy, struct incident *in, double now)
+{
+	size_t changed = 0, i;
+	json_t *id;
+
+	if (!r->ok)
+		return 0;
+	json_array_foreach(r->agreed, i, id) {
+		for (size_t k = 0; k < in->nproposals; k++) {
+			struct proposal *q = in->proposals[k];
+
+			if (q->id && q->origin && strcmp(q->origin, "rule") == 0 &&
+			    strcmp(q->id, json_string_value(id)) == 0) {
+				llmdiag_agree(cfg, policy, q, r->confidence, now);
+				changed++;
+			}
+		}
+	}
+	for (i = 0; i < r->nproposals; i++) {
+		struct proposal *p = proposal_dup(r->proposals[i]);
+		bool dup = false;
+
+		for (size_t k = 0; k < in->nproposals && !dup; k++)
+			dup = in->proposals[k]->id && p->id && strcmp(in->proposals[k]->id, p->id) == 0;
+		if (dup) {
+			proposal_free(p);
+			continue;
+		}
+		/* An escalation stays one (low confidence); the rest is judged
+		 * again with the current time, like a carried rule proposal. */
+		if (p->decision != DECISION_ESCALATE)
+			policy_decide(cfg, policy, p, now);
+		in->proposals = xrealloc(in->proposals, (in->nproposals + 1) * sizeof(*in->proposals));
+		in->proposals[in->nproposals++] = p;
+		changed++;
+	}
+	return changed;
 }
 
 int llmdiag_validate(const struct llmdiag_opts *o, struct incident *in, const char *text,
@@ -200,22 +269,7 @@ int llmdiag_validate(const struct llmdiag_opts *o, struct incident *in, const ch
 		struct proposal *twin = rule_twin(in, p);
 
 		if (twin) {
-			double c = twin->confidence > d.confidence ? twin->confidence : d.confidence;
-			struct strbuf sb;
-
-			c += LLMDIAG_AGREE_BONUS;
-			if (c > LLMDIAG_MAX_CONFIDENCE)
-				c = LLMDIAG_MAX_CONFIDENCE;
-			if (d.confidence >= LLMDIAG_MIN_CONFIDENCE && c > twin->confidence) {
-				strbuf_init(&sb, 256);
-				strbuf_addf(&sb, "%s%sThe LLM agrees (confidence %.2f): confidence "
-					    "%.2f -> %.2f.", twin->rationale ? twin->rationale : "",
-					    twin->rationale ? " " : "", d.confidence, twin->confidence, c);
-				proposal_set(&twin->rationale, sb.buf);
-				strbuf_release(&sb);
-				twin->confidence = c;
-				policy_decide(o->cfg, o->policy, twin, o->now);
-			}
+			llmdiag_agree(o->cfg, o->policy, twin, d.confidence, o->now);
 			json_array_append_new(r->agreed, json_string(twin->id ? twin->id : "?"));
 			proposal_free(p);
 			continue;
@@ -243,6 +297,8 @@ int llmdiag_run(const struct llmdiag_opts *o, struct incident *in, struct llmdia
 	memset(r, 0, sizeof(*r));
 	r->first_token_ms = -1;
 	llmdiag_llm_opts(o->cfg, in, api_key(o), &lo);
+	if (o->spent_tokens > 0 && lo.budget_tokens > 0)
+		lo.budget_tokens = lo.budget_tokens > o->spent_tokens ? lo.budget_tokens - o->spent_tokens : 1;
 	r->model = xstrdup(lo.model ? lo.model : "?");
 	if (o->cfg->llm.provider == LLM_PROVIDER_NONE) {
 		r->status = LLM_ERR_CONFIG;

@@ -56,6 +56,8 @@ struct llmdiag_opts {
 	llm_chunk_fn on_chunk;           /* streamed reasoning, may be NULL */
 	void *arg;
 	atomic_bool *cancel;             /* may be NULL */
+	int64_t spent_tokens;            /* already spent on this incident by earlier calls:
+	                                    what is left of llm.budget_tokens is this call's */
 };
 
 struct llmdiag_result {
@@ -107,6 +109,23 @@ int llmdiag_run(const struct llmdiag_opts *o, struct incident *in, struct llmdia
  * exposed for tests and replays). Fills the diagnosis fields of r. */
 int llmdiag_validate(const struct llmdiag_opts *o, struct incident *in, const char *text,
 		     size_t len, struct llmdiag_result *r);
+
+/* Raise a rule proposal's confidence because the LLM (at llm_confidence)
+ * proposed the same action on the same target: min(0.99, max(rule, llm) +
+ * LLMDIAG_AGREE_BONUS), said in its rationale, judged by policy again.
+ * Nothing changes below LLMDIAG_MIN_CONFIDENCE. */
+void llmdiag_agree(const struct config *cfg, struct policy_state *policy, struct proposal *rule,
+		   double llm_confidence, double now);
+
+/* Put a finished diagnosis r on an incident that carries the rules'
+ * proposals afresh (the brain's next rounds, on copies): the rule proposals
+ * r agreed with (by id) are raised as llmdiag_agree says, and copies of r's
+ * own proposals are added (judged by policy again at now, escalations kept)
+ * unless one with the same id is there. Idempotent on fresh copies: apply
+ * it to the rules' proposals as diagnosed, not to an earlier application.
+ * Returns how many proposals it raised or added. */
+size_t llmdiag_apply(const struct llmdiag_result *r, const struct config *cfg,
+		     struct policy_state *policy, struct incident *in, double now);
 
 void llmdiag_result_release(struct llmdiag_result *r);
 
