@@ -32,6 +32,7 @@
 #include "perceive/collector.h"
 #include "perceive/pgconn.h"
 #include "perceive/snapshot.h"
+#include "think/advisor.h"
 #include "think/diagnose.h"
 
 struct memo {
@@ -66,8 +67,8 @@ struct request {
 #define BRAIN_REQUEST_TTL_S 600
 
 struct brain {
-	struct brain_opts o;        /* strings below are owned copies */
-	char *conninfo, *password_env, *note;
+	struct brain_opts o;        /* conninfo and password_env live in conn; note is ours */
+	char *note;                 /* owned */
 
 	pthread_t thread;
 	bool started;
@@ -82,10 +83,7 @@ struct brain {
 	bool requested;             /* a new request: think even without a new snapshot */
 
 	/* Brain thread only. */
-	PGconn *conn;
-	char conn_err[256];
-	int64_t next_connect_ms;    /* monotonic */
-	int backoff_ms;
+	struct pgconn_keeper conn;  /* the monitoring conninfo, application_name cockpit-brain */
 	int64_t last_snap_seq;
 	struct memo *memos;
 	size_t nmemos, memos_alloc;
@@ -276,49 +274,6 @@ static char *evidence_signature(const json_t *evidence)
 	return strbuf_detach(&sb, NULL);
 }
 
-/* ---- the connection ---------------------------------------------------- */
-
-static void conn_drop(struct brain *b)
-{
-	if (b->conn)
-		PQfinish(b->conn);
-	b->conn = NULL;
-}
-
-/* The connection, (re)connecting with a backoff; NULL when there is none. */
-static PGconn *conn_get(struct brain *b)
-{
-	struct pgconn_params pp;
-	const char *pw = NULL;
-	char err[256];
-
-	if (!b->conninfo)
-		return NULL;
-	if (b->conn && PQstatus(b->conn) == CONNECTION_OK)
-		return b->conn;
-	conn_drop(b);
-	if (clock_mono_ms() < b->next_connect_ms)
-		return NULL;
-	if (b->password_env && *b->password_env)
-		pw = getenv(b->password_env);
-	memset(&pp, 0, sizeof(pp));
-	pp.conninfo = b->conninfo;
-	pp.password = pw;
-	pp.application_name = "cockpit-brain";
-	pp.connect_timeout_s = b->o.cfg->connect_timeout_s;
-	pp.statement_timeout_ms = b->o.cfg->statement_timeout_ms;
-	b->conn = pgconn_connect(&pp, err, sizeof(err));
-	if (!b->conn) {
-		snprintf(b->conn_err, sizeof(b->conn_err), "%s", err);
-		b->backoff_ms = b->backoff_ms ? (b->backoff_ms * 2 > 30000 ? 30000 : b->backoff_ms * 2) : 500;
-		b->next_connect_ms = clock_mono_ms() + b->backoff_ms;
-		return NULL;
-	}
-	b->conn_err[0] = '\0';
-	b->backoff_ms = 0;
-	return b->conn;
-}
-
 /* ---- one round ---------------------------------------------------------- */
 
 static void incident_add_proposal(struct incident *in, struct proposal *p)
@@ -377,12 +332,12 @@ static char *make_note(struct brain *b, bool have_conn)
 	strbuf_init(&sb, 128);
 	if (b->note)
 		strbuf_addstr(&sb, b->note);
-	if (!b->conninfo) {
+	if (!b->conn.conninfo) {
 		strbuf_addf(&sb, "%sdetection only: no database connection for diagnosis, so nothing is proposed",
 			    sb.len ? "; " : "");
 	} else if (!have_conn) {
 		strbuf_addf(&sb, "%sno brain connection (%s): detection goes on, diagnosis waits for it",
-			    sb.len ? "; " : "", b->conn_err[0] ? b->conn_err : "connecting");
+			    sb.len ? "; " : "", b->conn.err[0] ? b->conn.err : "connecting");
 	}
 	if (b->audit_err[0])
 		strbuf_addf(&sb, "%saudit: %s", sb.len ? "; " : "", b->audit_err);
@@ -531,7 +486,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	struct incident_list list = { NULL, 0 };
 	struct detect_ctx dc;
 	struct diagnose_ctx gc;
-	PGconn *conn = conn_get(b);
+	PGconn *conn = pgconn_keeper_get(&b->conn);
 	double now = (double)clock_wall_us() / 1e6;
 	struct board *nb = xcalloc(1, sizeof(*nb));
 	bool catalog;
@@ -600,9 +555,10 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 				nb->diagnosed++;
 				memo_keep_diagnosis(m, in, sig, gc.now);
 				if (PQstatus(conn) != CONNECTION_OK) {
-					snprintf(b->conn_err, sizeof(b->conn_err), "lost during diagnosis: %s",
-						 PQerrorMessage(conn));
-					conn_drop(b);
+					char why[300];
+
+					snprintf(why, sizeof(why), "lost during diagnosis: %s", PQerrorMessage(conn));
+					pgconn_keeper_drop(&b->conn, why);
 					conn = NULL;
 					gc.conn = NULL;
 					dc.conn = NULL;
@@ -613,6 +569,10 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 			/* Changed evidence and no connection: the old proposals
 			 * would target what is no longer there; show none. */
 		}
+		/* The LLM's second opinion: asked on its own thread, put on
+		 * the incident once it came for this very evidence. */
+		advisor_submit(b->o.advisor, in, sig, s, m->first_seen);
+		advisor_apply(b->o.advisor, in, sig, b->o.cfg, b->o.policy, now);
 		free(sig);
 		if (in->nproposals > 0 && m->proposal_at <= 0)
 			m->proposal_at = (double)clock_wall_us() / 1e6;
@@ -651,6 +611,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 						    json_real((m->proposal_at - m->first_seen) * 1000.0));
 			brain_audit(b, "incident.clear", f);
 		}
+		advisor_forget(b->o.advisor, m->key);
 		memo_release(m);
 		b->memos[i] = b->memos[--b->nmemos];
 	}
@@ -715,8 +676,21 @@ static void *brain_main(void *arg)
 		}
 		snapshot_unref(s);
 	}
-	conn_drop(b);
+	pgconn_keeper_drop(&b->conn, NULL);
 	return NULL;
+}
+
+/* The advisor finished a consult: think again without a new snapshot, so
+ * that its advice reaches a board now. */
+static void rethink(void *arg)
+{
+	struct brain *b = arg;
+
+	pthread_mutex_lock(&b->mu);
+	b->requested = true;
+	b->poked = true;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->mu);
 }
 
 struct brain *brain_new(const struct brain_opts *o, char *err, size_t errlen)
@@ -729,15 +703,16 @@ struct brain *brain_new(const struct brain_opts *o, char *err, size_t errlen)
 	}
 	b = xcalloc(1, sizeof(*b));
 	b->o = *o;
-	b->conninfo = o->conninfo ? xstrdup(o->conninfo) : NULL;
-	b->password_env = o->password_env ? xstrdup(o->password_env) : NULL;
+	pgconn_keeper_init(&b->conn, o->conninfo, o->password_env, "cockpit-brain",
+			   o->cfg->connect_timeout_s, o->cfg->statement_timeout_ms);
 	b->note = o->note && *o->note ? xstrdup(o->note) : NULL;
-	b->o.conninfo = b->conninfo;
-	b->o.password_env = b->password_env;
+	b->o.conninfo = b->conn.conninfo;
+	b->o.password_env = b->conn.password_env;
 	b->o.note = b->note;
 	b->last_snap_seq = -1;
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	advisor_set_notify(o->advisor, rethink, b);
 	return b;
 }
 
@@ -794,7 +769,7 @@ void brain_free(struct brain *b)
 	if (!b)
 		return;
 	brain_stop(b);
-	conn_drop(b);
+	pgconn_keeper_release(&b->conn);
 	for (size_t i = 0; i < b->nmemos; i++)
 		memo_release(&b->memos[i]);
 	free(b->memos);
@@ -806,8 +781,6 @@ void brain_free(struct brain *b)
 	snapshot_unref(b->fed);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->mu);
-	free(b->conninfo);
-	free(b->password_env);
 	free(b->note);
 	free(b);
 }

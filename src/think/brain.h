@@ -48,6 +48,7 @@ struct policy_state;
 struct audit;
 struct snapshot;
 struct brain;
+struct advisor;
 
 #define BRAIN_REDIAGNOSE_S 30   /* unchanged incidents are diagnosed again this often */
 
@@ -93,6 +94,9 @@ struct brain_opts {
 	const char *note;                      /* a standing note for every board (runbook load
 	                                          problems), or NULL (copied) */
 	int wake_fd;                           /* a byte after each new board; -1 none */
+	struct advisor *advisor;               /* borrowed, may be NULL: the LLM's second
+	                                          opinion (think/advisor.h); stop the brain
+	                                          before the advisor is freed */
 };
 
 /* A stopped brain. NULL (message in err) only when opts are unusable. */

@@ -31,6 +31,7 @@
 #include "core/config.h"
 #include "core/mem.h"
 #include "core/strbuf.h"
+#include "think/advisor.h"
 #include "think/brain.h"
 #include "ui/format.h"
 #include "ui/screen.h"
@@ -59,6 +60,9 @@ static const struct key_help keys[] = {
 	{ "r", "reject, with a typed reason (audited)" },
 	{ "d", "defer: hide for 10 min or until the incident changes" },
 	{ "u", "show / hide rejected and deferred proposals" },
+	{ "l", "the LLM's diagnosis of the incident (reasoning as it streams) / back" },
+	{ "C", "cancel the LLM diagnosis of the incident" },
+	{ "L", "ask the LLM again (within the incident's token budget)" },
 	{ "J K", "scroll the detail pane" },
 	{ "Enter", "detail pane full height / back" },
 };
@@ -103,6 +107,7 @@ struct proposals {
 	size_t nlabels;
 	bool show_hidden;
 	bool full;                     /* detail pane full height */
+	bool llm;                      /* the detail pane shows the LLM's diagnosis */
 	int detail_top;
 	enum pending pending;
 	char pending_id[128];
@@ -260,6 +265,10 @@ static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t siz
 		if (!p) {
 			*role = THEME_WARN;
 			return "(escalated)";
+		}
+		if (p->origin && strcmp(p->origin, "llm") == 0) {
+			snprintf(buf, size, "llm:%s", p->action ? p->action->name : "?");
+			return buf;
 		}
 		return p->action ? p->action->name : "?";
 	case C_TARGET:
@@ -460,8 +469,175 @@ static void lines_release(struct lines *l)
 	free(l->v);
 }
 
+/* ---- the LLM's side ------------------------------------------------------ */
+
+static bool is_llm(const struct proposal *p)
+{
+	return p->origin && strcmp(p->origin, "llm") == 0;
+}
+
+static bool json_has_string(const json_t *a, const char *s)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e)
+		if (json_is_string(e) && s && strcmp(json_string_value(e), s) == 0)
+			return true;
+	return false;
+}
+
+/* One line under the incident: what the LLM is doing about it. Calm when
+ * there is none: the rules' proposals are the product, the LLM an extra. */
+static void llm_status_line(const struct view *v, const struct incident *in, const struct advice_view *av,
+			    bool pane, struct lines *l)
+{
+	const struct advice *a = av->advice;
+	const char *more = pane ? "l goes back" : "l shows the reasoning";
+	char b1[32];
+
+	if (!v->act || !v->act->advisor) {
+		line_add(l, THEME_DIM, false, "LLM: %s", v->act && v->act->no_llm ? v->act->no_llm :
+			 "replay: no LLM diagnosis");
+		return;
+	}
+	switch (av->state) {
+	case ADVICE_NONE:
+		line_add(l, THEME_DIM, false, "LLM: %s", in->runbook && strcmp(in->runbook, "operator") == 0 ?
+			 "not asked (an operator's own request)" : "not asked yet");
+		return;
+	case ADVICE_QUEUED:
+		line_add(l, THEME_DIM, false, "LLM (%s): queued, %zu ahead — C cancels", av->model, av->queued_ahead);
+		return;
+	case ADVICE_RUNNING:
+		line_add(l, THEME_NORMAL, false, "LLM (%s): thinking for %s, %zu piece%s streamed — %s, C cancels",
+			 av->model, fmt_duration((double)av->running_ms / 1000.0, b1, sizeof(b1)), av->chunks,
+			 av->chunks == 1 ? "" : "s", more);
+		return;
+	case ADVICE_CANCELLED:
+		line_add(l, THEME_DIM, false, "LLM (%s): cancelled — the rules' proposals stand (L asks again)", av->model);
+		return;
+	case ADVICE_FAILED:
+		line_add(l, THEME_WARN, false, "LLM (%s): %s (L asks again)", av->model,
+			 a && a->r.status_text ? a->r.status_text : "no diagnosis");
+		return;
+	case ADVICE_DONE:
+		break;
+	}
+	{
+		size_t own = a ? a->r.nproposals : 0, rej = a ? json_array_size(a->r.rejected) : 0;
+		size_t agreed = a ? json_array_size(a->r.agreed) : 0;
+
+		line_add(l, av->stale ? THEME_DIM : THEME_NORMAL, false,
+			 "LLM (%s): confidence %.2f; agrees with %zu rule proposal%s, %zu of its own, %zu rejected%s — %s",
+			 av->model, a ? a->r.confidence : 0.0, agreed, agreed == 1 ? "" : "s", own, rej,
+			 av->stale ? "; for an earlier state of the incident" : "", more);
+	}
+}
+
+static void llm_pane(const struct view *v, const struct incident *in, const struct advice_view *av,
+		     struct lines *l)
+{
+	const struct advice *a = av->advice;
+	char b1[32];
+
+	line_add(l, THEME_TITLE, true, "LLM diagnosis (%s): %s", av->model, advice_state_name(av->state));
+	llm_status_line(v, in, av, true, l);
+	if (!v->act || !v->act->advisor)
+		return;
+	if (av->stale)
+		line_add(l, THEME_WARN, false, "  this answer is for an earlier state of the incident: its proposals are not applied%s",
+			 av->waiting ? "; it is asked again within a minute" : "");
+	else if (av->waiting)
+		line_add(l, THEME_DIM, false, "  the evidence changed: the LLM is asked again once a minute has passed and budget is left");
+	if (av->state == ADVICE_RUNNING)
+		line_add(l, THEME_DIM, false, "  first token %s; %lld tokens spent on this incident before",
+			 av->first_token_ms >= 0 ? fmt_duration((double)av->first_token_ms / 1000.0, b1, sizeof(b1)) : "not yet",
+			 (long long)av->spent_tokens);
+	if (a && av->state != ADVICE_RUNNING) {
+		const json_t *pm = a->r.prompt_meta;
+		const json_t *inj = pm ? json_object_get(pm, "injection") : NULL;
+
+		line_add(l, THEME_DIM, false, "  tokens %lld in / %lld out%s, first token %lld ms, %lld ms in all, cost ~%.4f, prompt sha256 %.12s",
+			 (long long)a->r.tokens_in, (long long)a->r.tokens_out, a->r.tokens_estimated ? " (estimated)" : "",
+			 (long long)a->r.first_token_ms, (long long)a->r.latency_ms, a->r.cost_estimate, a->r.prompt_hash);
+		if (pm) {
+			char *tr = json_dumps(json_object_get(pm, "truncated"), JSON_COMPACT);
+			char *rd = json_dumps(json_object_get(pm, "redacted"), JSON_COMPACT | JSON_SORT_KEYS);
+
+			line_add(l, THEME_DIM, false, "  prompt: %lld tokens, %lld untrusted blocks fenced; truncated %s; redacted %s",
+				 (long long)json_integer_value(json_object_get(pm, "tokens")),
+				 (long long)json_integer_value(json_object_get(pm, "fenced")), tr ? tr : "[]", rd ? rd : "{}");
+			free(tr);
+			free(rd);
+		}
+		if (json_array_size(inj)) {
+			char *ij = json_dumps(inj, JSON_COMPACT);
+
+			line_add(l, THEME_WARN, false, "  instruction-like text in the untrusted data (%s): flagged; it cannot add actions",
+				 ij ? ij : "?");
+			free(ij);
+		}
+	}
+	if (a && a->state == ADVICE_DONE) {
+		size_t i;
+		json_t *h;
+
+		line_add(l, THEME_TITLE, true, "Root cause (confidence %.2f)", a->r.confidence);
+		lines_add_text(l, THEME_NORMAL, false, a->r.root_cause ? a->r.root_cause : "");
+		if (json_array_size(a->r.hypotheses)) {
+			line_add(l, THEME_TITLE, true, "Hypotheses");
+			json_array_foreach(a->r.hypotheses, i, h)
+				line_add(l, THEME_NORMAL, false, "  %.2f  %s",
+					 json_number_value(json_object_get(h, "probability")),
+					 json_string_value(json_object_get(h, "text")) ?
+					 json_string_value(json_object_get(h, "text")) : "");
+		}
+		/* Side by side: what the rules propose, what the LLM makes of it. */
+		line_add(l, THEME_TITLE, true, "Rules and LLM");
+		for (size_t k = 0; k < in->nproposals; k++) {
+			const struct proposal *p = in->proposals[k];
+
+			if (is_llm(p))
+				continue;
+			line_add(l, THEME_NORMAL, false, "  rules  %-18s %-24s %.2f  %s",
+				 p->action ? p->action->name : "?", p->target ? p->target : "", p->confidence,
+				 json_has_string(a->r.agreed, p->id) ? "the LLM agrees" :
+				 a->r.nproposals ? "the LLM proposes otherwise" : "the LLM proposes nothing");
+		}
+		for (i = 0; i < a->r.nproposals; i++) {
+			const struct proposal *p = a->r.proposals[i];
+
+			line_add(l, p->decision == DECISION_ESCALATE ? THEME_DIM : THEME_NORMAL, false,
+				 "  LLM    %-18s %-24s %.2f  %s", p->action ? p->action->name : "?",
+				 p->target ? p->target : "", p->confidence, decision_name(p->decision));
+		}
+		if (!in->nproposals && !a->r.nproposals)
+			line_add(l, THEME_DIM, false, "  neither proposes an action: a human must look");
+		if (json_array_size(a->r.rejected)) {
+			json_t *e;
+
+			line_add(l, THEME_TITLE, true, "Rejected (%zu)", json_array_size(a->r.rejected));
+			json_array_foreach(a->r.rejected, i, e) {
+				const char *what = json_string_value(json_object_get(e, "action"));
+
+				if (!what)
+					what = json_string_value(json_object_get(e, "item"));
+				line_add(l, THEME_WARN, false, "  %s: %s", what ? what : "?",
+					 json_string_value(json_object_get(e, "reason")) ?
+					 json_string_value(json_object_get(e, "reason")) : "");
+			}
+		}
+	}
+	line_add(l, THEME_TITLE, true, "Reasoning%s", av->state == ADVICE_RUNNING ? " (streaming)" : "");
+	lines_add_text(l, THEME_NORMAL, false, *av->text ? av->text :
+		       av->state == ADVICE_RUNNING ? "(waiting for the first token)" : "(none)");
+}
+
+/* The selected row's detail (or its incident's LLM pane); *tail is set
+ * when the pane should follow its end (reasoning streaming in). */
 static void detail_lines(const struct proposals *st, const struct view *v, const struct row *r,
-			 struct lines *l)
+			 struct lines *l, bool *tail)
 {
 	const struct incident *in = &st->board->incidents.v[r->inc];
 	const struct proposal *p = r->p;
@@ -476,6 +652,20 @@ static void detail_lines(const struct proposals *st, const struct view *v, const
 			 t->proposal_ms >= 0 ? "; proposal " : "",
 			 t->proposal_ms >= 0 ? fmt_duration(t->proposal_ms / 1000.0, b2, sizeof(b2)) : "",
 			 t->proposal_ms >= 0 ? " after detection" : "");
+	{
+		struct advice_view av;
+
+		advisor_view(v->act ? v->act->advisor : NULL, in->key, &av);
+		*tail = false;
+		if (st->llm) {
+			llm_pane(v, in, &av, l);
+			*tail = av.state == ADVICE_RUNNING;
+			advice_view_release(&av);
+			return;
+		}
+		llm_status_line(v, in, &av, false, l);
+		advice_view_release(&av);
+	}
 	if (!p) {
 		line_add(l, THEME_WARN, false, "escalated: %s",
 			 in->escalation ? in->escalation : "no action fits: a human must look");
@@ -546,6 +736,19 @@ static void detail_lines(const struct proposals *st, const struct view *v, const
 		line_add(l, THEME_DIM, false, "  %s", ev ? ev : "");
 		free(ev);
 	}
+}
+
+/* Rows the lines take at width w (as draw_lines counts them). */
+static int lines_rows(const struct lines *l, int w)
+{
+	int rows = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		int need = l->v[i].title ? 1 : (canvas_text_width(l->v[i].text) + w - 1) / (w > 0 ? w : 1);
+
+		rows += need < 1 ? 1 : need;
+	}
+	return rows;
 }
 
 /* Lines are wrapped to w; returns the rows used. */
@@ -680,10 +883,17 @@ static void draw(void *sp, const struct view *v, struct canvas *c, struct canvas
 		struct lines l = { NULL, 0, 0 };
 		int dh = end - jobs_h - y;
 
-		detail_lines(st, v, sel, &l);
+		bool tail = false;
+		int skip;
+
+		detail_lines(st, v, sel, &l, &tail);
 		if (st->detail_top < 0)
 			st->detail_top = 0;
-		draw_lines(&l, st->detail_top, c, (struct canvas_rect){ r.x + 1, y, r.w - 2, dh });
+		skip = st->detail_top;
+		/* Streaming and not scrolled by hand: keep the newest text in view. */
+		if (tail && skip == 0 && lines_rows(&l, r.w - 2) > dh)
+			skip = lines_rows(&l, r.w - 2) - dh;
+		draw_lines(&l, skip, c, (struct canvas_rect){ r.x + 1, y, r.w - 2, dh });
 		lines_release(&l);
 		y += dh;
 	}
@@ -1062,6 +1272,25 @@ static bool on_key(void *sp, const struct view *v, int k)
 	case UI_KEY_ENTER:
 		st->full = !st->full;
 		st->detail_top = 0;
+		return true;
+	case 'l':
+		st->llm = !st->llm;
+		st->detail_top = 0;
+		return true;
+	case 'C': case 'L':
+		r = selected(st);
+		if (!v->req)
+			return true;
+		if (!r) {
+			msg(v, "no incident selected");
+			return true;
+		}
+		if (k == 'C')
+			advisor_cancel(v->act ? v->act->advisor : NULL, st->board->incidents.v[r->inc].key,
+				       v->req->message, sizeof(v->req->message));
+		else
+			advisor_retry(v->act ? v->act->advisor : NULL, st->board->incidents.v[r->inc].key,
+				      v->req->message, sizeof(v->req->message));
 		return true;
 	case 'u':
 		st->show_hidden = !st->show_hidden;

@@ -48,6 +48,7 @@ enum ui_key {
  * tui.c; screens send commands through them (executor_submit, the audit
  * log) and never call libpq. */
 struct brain;
+struct advisor;
 
 struct ui_act {
 	enum cockpit_mode mode;
@@ -56,6 +57,9 @@ struct ui_act {
 	struct audit *audit;           /* NULL when the audit log could not be opened */
 	struct policy_state *policy;   /* may be NULL */
 	struct brain *brain;           /* operators' requests (brain_request); NULL: none */
+	struct advisor *advisor;       /* the LLM's consults (think/advisor.h); NULL: none,
+	                                  why in no_llm */
+	const char *no_llm;            /* one calm line, or NULL */
 };
 
 /* What a key handler asks of the loop, which acts on it after the handler

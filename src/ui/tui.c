@@ -46,6 +46,7 @@
 #include "perceive/collector.h"
 #include "perceive/recording.h"
 #include "perceive/snapshot.h"
+#include "think/advisor.h"
 #include "think/brain.h"
 #include "think/runbook.h"
 #include "ui/canvas.h"
@@ -281,6 +282,8 @@ struct tui {
 	struct policy_state *policy;   /* owned, NULL in replay */
 	struct audit *audit;           /* owned, NULL in replay or when it cannot be opened */
 	struct brain *brain;           /* owned, or NULL */
+	struct advisor *advisor;       /* owned, or NULL (why in no_llm) */
+	char no_llm[256];
 	struct executor *executor;     /* owned, or NULL (why in no_executor) */
 	char no_executor[384];
 	struct ui_act act;
@@ -994,8 +997,33 @@ static void act_setup(struct tui *t)
 		t->act.audit = t->audit;
 		t->act.policy = t->policy;
 	}
+	/* The LLM's second opinion, on a live target only (a replay has no
+	 * catalog to check its proposals against). */
+	if (o->replay) {
+		snprintf(t->no_llm, sizeof(t->no_llm), "replay: no LLM diagnosis");
+	} else {
+		struct advisor_opts ao;
+
+		memset(&ao, 0, sizeof(ao));
+		ao.cfg = cfg;
+		ao.runbooks = &t->runbooks;
+		ao.conninfo = o->conninfo;
+		ao.password_env = o->password_env;
+		ao.policy = t->policy;
+		ao.audit = t->audit;
+		ao.wake_fd = t->think[1];
+		t->advisor = advisor_new(&ao, t->no_llm, sizeof(t->no_llm));
+		if (t->advisor && advisor_start(t->advisor) != 0) {
+			snprintf(t->no_llm, sizeof(t->no_llm), "cannot start the LLM thread: %s", strerror(errno));
+			advisor_free(t->advisor);
+			t->advisor = NULL;
+		}
+	}
+	t->act.advisor = t->advisor;
+	t->act.no_llm = t->advisor ? NULL : t->no_llm;
 	memset(&bo, 0, sizeof(bo));
 	bo.cfg = cfg;
+	bo.advisor = t->advisor;
 	bo.runbooks = &t->runbooks;
 	bo.collector = o->collector;
 	bo.conninfo = o->replay ? NULL : o->conninfo;
@@ -1047,6 +1075,8 @@ static void act_setup(struct tui *t)
 
 static void act_teardown(struct tui *t)
 {
+	/* The advisor first: its end of a consult pokes the brain. */
+	advisor_stop(t->advisor);
 	if (t->brain)
 		brain_stop(t->brain);
 	if (t->executor)
@@ -1056,6 +1086,7 @@ static void act_teardown(struct tui *t)
 static void act_free(struct tui *t)
 {
 	brain_free(t->brain);
+	advisor_free(t->advisor);
 	executor_free(t->executor);
 	board_unref(t->board);
 	board_unref(t->board_prev);
