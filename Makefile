@@ -80,6 +80,9 @@ FAKE_SRCS  := $(sort $(wildcard tests/fakes/*.c))
 FAKE_OBJS  := $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null)
+# The same fakes as a process of their own, for the TUI tests (tmux runs the
+# real binary): BUILD/tests/fakes/fake-llm.
+FAKE_LLM_BIN := $(BUILD)/tests/fakes/fake-llm
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
@@ -127,7 +130,12 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(Q)mkdir -p $(dir $@)
 	$(QCC)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(COCKPIT_LIBS)
 
-test-bins: $(BIN) $(UNIT_BINS) $(ITEST_BINS)
+$(FAKE_LLM_BIN): tests/fakes/main/fake_llm_server.c $(FAKE_OBJS) $(LIB)
+	$(Q)mkdir -p $(dir $@)
+	$(QCC)$(CC) $(ALL_CFLAGS) -Itests $(MHD_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(FAKE_OBJS) $(LIB) \
+		$(COCKPIT_LIBS) $(MHD_LIBS)
+
+test-bins: $(BIN) $(UNIT_BINS) $(ITEST_BINS) $(FAKE_LLM_BIN)
 
 # ---- fuzzing -----------------------------------------------------------------
 #

@@ -29,6 +29,7 @@ struct fake_llm {
 	atomic_bool stopping;
 	pthread_mutex_t mu;
 	enum fake_llm_behaviour queue[FAKE_MAX_QUEUE];
+	char *texts[FAKE_MAX_QUEUE];   /* owned: FAKE_LLM_TEXT's text per slot */
 	size_t qhead, qlen;
 	int chunk_delay_ms;
 	int retry_after_s;
@@ -340,13 +341,18 @@ static void record(struct fake_llm *f, struct MHD_Connection *c, const char *url
 	pthread_mutex_unlock(&f->mu);
 }
 
-static bool next_behaviour(struct fake_llm *f, enum fake_llm_behaviour *b)
+/* The next scripted behaviour; *text gets FAKE_LLM_TEXT's text (owned by
+ * the caller), else NULL. */
+static bool next_behaviour(struct fake_llm *f, enum fake_llm_behaviour *b, char **text)
 {
 	bool ok = false;
 
+	*text = NULL;
 	pthread_mutex_lock(&f->mu);
 	if (f->qlen) {
 		*b = f->queue[f->qhead];
+		*text = f->texts[f->qhead];
+		f->texts[f->qhead] = NULL;
 		f->qhead = (f->qhead + 1) % FAKE_MAX_QUEUE;
 		f->qlen--;
 		ok = true;
@@ -364,6 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	enum fake_llm_behaviour b;
 	bool anthropic, stream = false;
 	const char *text;
+	char *own_text = NULL;
 	int64_t in_tokens;
 	json_t *req;
 	size_t ulen = strlen(url);
@@ -389,7 +396,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		anthropic = true;
 	else
 		return queue_json(c, 404, "{\"error\":{\"message\":\"fake_llm: unknown path\"}}", NULL);
-	if (!next_behaviour(f, &b))
+	if (!next_behaviour(f, &b, &own_text))
 		return queue_json(c, 500, "{\"error\":{\"message\":\"fake_llm: no scripted reply\"}}",
 				  NULL);
 	req = json_loadb(cs->body.buf, cs->body.len, 0, NULL);
@@ -417,7 +424,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	default:
 		break;
 	}
-	text = fake_llm_reply_text(b);
+	text = b == FAKE_LLM_TEXT ? own_text : fake_llm_reply_text(b);
+	if (!text)
+		text = "";
 	{
 		struct reply *r = xcalloc(1, sizeof(*r));
 		struct MHD_Response *resp;
@@ -461,6 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			MHD_add_response_header(resp, "Cache-Control", "no-cache");
 		rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
 		MHD_destroy_response(resp);
+		free(own_text);
 		return rc;
 	}
 }
@@ -521,6 +531,8 @@ void fake_llm_free(struct fake_llm *f)
 		return;
 	atomic_store(&f->stopping, true);
 	MHD_stop_daemon(f->d);
+	for (size_t i = 0; i < FAKE_MAX_QUEUE; i++)
+		free(f->texts[i]);
 	for (size_t i = 0; i < f->nreqs; i++)
 		fake_llm_request_release(&f->reqs[i]);
 	free(f->reqs);
@@ -538,6 +550,20 @@ void fake_llm_push(struct fake_llm *f, enum fake_llm_behaviour b)
 	pthread_mutex_lock(&f->mu);
 	if (f->qlen < FAKE_MAX_QUEUE) {
 		f->queue[(f->qhead + f->qlen) % FAKE_MAX_QUEUE] = b;
+		f->qlen++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_llm_push_text(struct fake_llm *f, const char *text)
+{
+	pthread_mutex_lock(&f->mu);
+	if (f->qlen < FAKE_MAX_QUEUE) {
+		size_t at = (f->qhead + f->qlen) % FAKE_MAX_QUEUE;
+
+		f->queue[at] = FAKE_LLM_TEXT;
+		free(f->texts[at]);
+		f->texts[at] = xstrdup(text ? text : "");
 		f->qlen++;
 	}
 	pthread_mutex_unlock(&f->mu);

@@ -34,6 +34,7 @@ enum fake_llm_behaviour {
 	FAKE_LLM_MALFORMED,           /* streamed: an event that is not JSON; whole: a broken body */
 	FAKE_LLM_429,                 /* 429 with Retry-After (fake_llm_set_retry_after) */
 	FAKE_LLM_5XX,                 /* 503 with an error body */
+	FAKE_LLM_TEXT,                /* the text given to fake_llm_push_text, as a reply */
 };
 
 struct fake_llm_request {
@@ -56,6 +57,8 @@ const char *fake_llm_url(const struct fake_llm *f);
 
 /* Queue the behaviour for the next request. */
 void fake_llm_push(struct fake_llm *f, enum fake_llm_behaviour b);
+/* Queue a reply that says text (copied): FAKE_LLM_TEXT. */
+void fake_llm_push_text(struct fake_llm *f, const char *text);
 /* Milliseconds between streamed events (default 5). */
 void fake_llm_set_chunk_delay(struct fake_llm *f, int ms);
 /* Retry-After value in seconds sent with FAKE_LLM_429 (default 1). */
