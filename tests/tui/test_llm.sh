@@ -111,7 +111,24 @@ exit_is() { for i in $(seq 50); do [ -s "$1" ] && break; sleep 0.1; done; [ "$(c
 check "exit status 0 (no sanitizer report)" exit_is "$tmp/exit-1"
 check "audit: llm.diagnosis" audit_has llm.diagnosis
 check "audit chain verifies" "$COCKPIT_BIN" audit verify "$tmp/audit.jsonl"
-check "the fake got one request" test "$(wc -l <"$tmp/fake.jsonl")" = 1
+# one consult per incident: the lock chain's exactly once, no incident twice
+# (a slower machine may open others meanwhile, e.g. the root idle past the
+# idle-in-transaction threshold or a full disk: each gets its own consult).
+consults() {
+	python3 - "$tmp/fake.jsonl" <<'PY'
+import json, re, sys
+keys = []
+for line in open(sys.argv[1]):
+    body = json.loads(json.loads(line)['body'])
+    text = ' '.join(m.get('content') or '' for m in body.get('messages', []))
+    keys += re.findall(r'## Incident (\S+) \(runbook ([\w-]+),', text)
+print('consults:', keys, file=sys.stderr)
+assert [k for k in keys if k[1] == 'lock-chain'] and \
+    len([k for k in keys if k[1] == 'lock-chain']) == 1, 'lock-chain consults'
+assert len(set(keys)) == len(keys), 'an incident consulted twice'
+PY
+}
+check "one consult per incident, the lock chain's once" consults
 check "the key only in the Authorization header" python3 -c "
 import json, sys
 for line in open('$tmp/fake.jsonl'):
