@@ -170,6 +170,8 @@ struct painter {
 	attr_t attr[THEME_ROLE_COUNT];
 	short pair[THEME_ROLE_COUNT];
 	bool ascii;
+	struct canvas_cell *last;  /* owned: the cells blitted last time (last_w x last_h) */
+	int last_w, last_h;
 };
 
 static attr_t theme_attrs(uint8_t a)
@@ -213,20 +215,45 @@ static void painter_init(struct painter *p, const struct theme *t, bool ascii)
 	}
 }
 
+static bool cell_same(const struct canvas_cell *a, const struct canvas_cell *b)
+{
+	return a->ch == b->ch && a->role == b->role && a->attr == b->attr;
+}
+
 /* Copy the canvas to curses' virtual screen in runs of equal style; curses
- * then sends only what differs from the terminal. */
-static void blit(const struct painter *p, const struct canvas *c)
+ * then sends only what differs from the terminal. Only the span of each row
+ * that changed since the last blit is copied: curses' own per-cell work
+ * (wadd_wch) on a 200x50 screen was the largest part of a frame, and its
+ * virtual screen still holds the rest. */
+static void blit(struct painter *p, const struct canvas *c)
 {
 	wchar_t run[512];
+	size_t cells = (size_t)c->w * (size_t)c->h;
+	bool full = !p->last || p->last_w != c->w || p->last_h != c->h;
 
 	for (int y = 0; y < c->h; y++) {
-		int x = 0;
+		int x = 0, end = c->w;
 
-		while (x < c->w) {
+		if (!full) {
+			const struct canvas_cell *a = canvas_at(c, 0, y), *b = &p->last[(size_t)y * (size_t)c->w];
+
+			while (x < c->w && cell_same(&a[x], &b[x]))
+				x++;
+			if (x == c->w)
+				continue;
+			while (end > x && cell_same(&a[end - 1], &b[end - 1]))
+				end--;
+			/* Never start or stop inside a wide character. */
+			if (x > 0 && a[x].ch == CANVAS_CONT)
+				x--;
+			if (end < c->w && a[end].ch == CANVAS_CONT)
+				end++;
+		}
+		while (x < end) {
 			const struct canvas_cell *first = canvas_at(c, x, y);
 			int x0 = x, n = 0;
 
-			while (x < c->w && n < (int)(sizeof(run) / sizeof(*run)) - 2) {
+			while (x < end && n < (int)(sizeof(run) / sizeof(*run)) - 2) {
 				const struct canvas_cell *cell = canvas_at(c, x, y);
 
 				if (cell->ch != CANVAS_CONT &&
@@ -241,6 +268,13 @@ static void blit(const struct painter *p, const struct canvas *c)
 			mvaddnwstr(y, x0, run, n);
 		}
 	}
+	if (full) {
+		free(p->last);
+		p->last = xmalloc((cells ? cells : 1) * sizeof(*p->last));
+		p->last_w = c->w;
+		p->last_h = c->h;
+	}
+	memcpy(p->last, c->cells, cells * sizeof(*p->last));
 }
 
 /* ---- the loop's state -------------------------------------------------- */
@@ -1175,13 +1209,27 @@ static void take_news(struct tui *t)
 	}
 }
 
+/* Whether the once-a-second redraw (ages and the header's clock move) is
+ * worth it now: not when the next snapshot is due within 300 ms, as it
+ * brings its own redraw; two redraws a refresh would repaint the ages
+ * twice. A late snapshot, a paused display or a replay ticks as always. */
+static bool tick_due(const struct tui *t, int64_t last_news, int64_t now)
+{
+	int64_t next;
+
+	if (!t->o->collector || t->paused || !t->shown)
+		return true;
+	next = last_news + collector_period(t->o->collector);
+	return now < next - 300 || now > next + 300;
+}
+
 int tui_run(const struct tui_options *o)
 {
 	struct tui t;
 	struct theme theme;
 	int rc = 0;
 	bool running = true, dirty = true;
-	int64_t last_draw = 0;
+	int64_t last_draw = 0, last_news = 0;
 
 	memset(&t, 0, sizeof(t));
 	t.o = o;
@@ -1297,6 +1345,7 @@ int tui_run(const struct tui_options *o)
 				brain_poke(t.brain); /* the brain thinks even while the display is paused */
 			if (!t.paused && o->collector) {
 				show(&t, collector_get(o->collector));
+				last_news = clock_mono_ms();
 				dirty = true;
 			}
 		}
@@ -1333,9 +1382,12 @@ int tui_run(const struct tui_options *o)
 			dirty = true;
 		}
 		if (clock_mono_ms() - last_draw >= 1000) {
-			dirty = true; /* ages move */
-			if (t.executor)
+			if (tick_due(&t, last_news, clock_mono_ms()))
+				dirty = true; /* ages move */
+			if (t.executor) {
 				take_news(&t); /* and so do the jobs' clocks */
+				dirty = true;
+			}
 		}
 	}
 
@@ -1349,6 +1401,7 @@ int tui_run(const struct tui_options *o)
 	snapshot_unref(t.shown);
 	history_release(&t.hist);
 	canvas_release(&t.canvas);
+	free(t.painter.last);
 	replay_stderr();
 	close(t.wake[0]);
 	close(t.wake[1]);
