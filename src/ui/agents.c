@@ -145,7 +145,7 @@ static void destroy(void *p)
 static void draw_drill(struct agents *st, const struct view *v, struct canvas *c, struct canvas_rect r)
 {
 	const struct snapshot *s = v->snap;
-	double now = s->server.now > 0 ? s->server.now + (v->now - s->collected_at) : v->now;
+	double now = screen_server_now(v, s);
 	int y = r.y, end = r.y + r.h;
 	char title[200], line[600], q[400], age[32];
 	size_t n = 0;

@@ -235,10 +235,12 @@ void canvas_resize(struct canvas *c, int w, int h)
 	if (h < 0)
 		h = 0;
 	n = (size_t)w * (size_t)h;
-	free(c->cells);
-	c->cells = xcalloc(n ? n : 1, sizeof(*c->cells));
-	c->w = w;
-	c->h = h;
+	if (!c->cells || w != c->w || h != c->h) {
+		free(c->cells);
+		c->cells = xcalloc(n ? n : 1, sizeof(*c->cells));
+		c->w = w;
+		c->h = h;
+	}
 	canvas_reset_clip(c);
 	canvas_clear(c, THEME_NORMAL);
 }

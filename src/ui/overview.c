@@ -195,7 +195,7 @@ static void draw(void *p, const struct view *v, struct canvas *c, struct canvas_
 		canvas_text(c, r.x + 1, r.y + 1, r.w - 2, THEME_DIM, "waiting for the first snapshot...");
 		return;
 	}
-	now = s->server.now > 0 ? s->server.now + (v->now - s->collected_at) : v->now;
+	now = screen_server_now(v, s);
 	for (size_t i = 0; i < s->nsessions; i++) {
 		const struct snap_session *x = &s->sessions[i];
 

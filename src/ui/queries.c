@@ -135,7 +135,7 @@ static void draw_long_running(const struct snapshot *s, const struct view *v, st
 {
 	const struct snap_session *top[8];
 	size_t n = 0;
-	double now = s->server.now > 0 ? s->server.now + (v->now - s->collected_at) : v->now;
+	double now = screen_server_now(v, s);
 	int y = r.y;
 
 	screen_title(c, r.x, y++, r.w, "Running longest now");

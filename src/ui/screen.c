@@ -3,9 +3,21 @@
  */
 #include "ui/screen.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "perceive/snapshot.h"
 #include "ui/table.h"
+
+double screen_server_now(const struct view *v, const struct snapshot *s)
+{
+	double since;
+
+	if (!s || s->server.now <= 0)
+		return v->now;
+	since = v->now - s->collected_at;
+	return s->server.now + (since > 0 ? floor(since) : 0);
+}
 
 void screen_title(struct canvas *c, int x, int y, int w, const char *title)
 {

@@ -135,6 +135,14 @@ bool screen_table_click(struct table *t, int x, int y);
 int screen_wrap(struct canvas *c, int x, int y, int w, int max_lines, enum theme_role role,
 		const char *text);
 
+/* The server's clock for ages on this frame: the snapshot's server time
+ * plus the whole seconds since it was collected (v->now when the snapshot
+ * has no server time). A redraw that comes a moment after the snapshot (a
+ * new board, a key) shows the ages the snapshot showed, so it repaints
+ * nothing; a snapshot that is late still has its ages move, second by
+ * second, while the header says how old the data is. */
+double screen_server_now(const struct view *v, const struct snapshot *s);
+
 /* Draw a one-line section title with a rule to the right edge. */
 void screen_title(struct canvas *c, int x, int y, int w, const char *title);
 

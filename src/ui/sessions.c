@@ -196,7 +196,7 @@ static void refresh_rows(struct sessions *st, const struct view *v)
 	const struct snapshot *s = v->snap;
 
 	st->snap = s;
-	st->now = s && s->server.now > 0 ? s->server.now + (v->now - s->collected_at) : v->now;
+	st->now = screen_server_now(v, s);
 	st->nrows = 0;
 	for (size_t i = 0; s && i < s->nsessions; i++) {
 		const struct snap_session *x = &s->sessions[i];
