@@ -55,6 +55,10 @@ struct collector {
 
 	/* collector thread only */
 	PGconn *conn;
+	bool probed;                   /* the probe ran and every statement is prepared on
+	                                  this connection */
+	struct strbuf fast_sql[ACTIVITY_NQUERIES]; /* the fast statements' text, for the
+	                                  first refresh of a connection */
 	int version_num;
 	char *pgss_version;            /* owned, NULL when the extension is absent */
 	char *server_data_directory;   /* owned, NULL when not readable */
@@ -129,6 +133,8 @@ struct collector *collector_new(const struct config *cfg, const char *target,
 	c->period_ms = cfg->fast_refresh_ms > 0 ? cfg->fast_refresh_ms : 1000;
 	c->wake_fd = -1;
 	c->stmts = statements_state_new();
+	for (int i = 0; i < ACTIVITY_NQUERIES; i++)
+		strbuf_init(&c->fast_sql[i], 0);
 	arena_init(&c->dl_arena);
 	arena_init(&c->atimes_arena);
 	return c;
@@ -151,6 +157,8 @@ void collector_free(struct collector *c)
 	snapshot_unref(c->last_good);
 	snapshot_unref(c->slow);
 	statements_state_free(c->stmts);
+	for (int i = 0; i < ACTIVITY_NQUERIES; i++)
+		strbuf_release(&c->fast_sql[i]);
 	serverlog_parser_free(c->log_parser);
 	arena_release(&c->dl_arena);
 	arena_release(&c->atimes_arena);
@@ -231,6 +239,35 @@ static int prepare_statements(struct collector *c, char *err, size_t errlen)
 	return rc;
 }
 
+/* What the slow data needs to know about the server (pg_stat_statements'
+ * version, the data directory, the database's oid), then every statement
+ * prepared: two round trips once per connection, before its first slow
+ * refresh (right after the first screen's). The first refresh of a
+ * connection sends the fast statements' text instead, so the first screen
+ * waits for one round trip after connecting, not three. */
+static int probe_server(struct collector *c, char *err, size_t errlen)
+{
+	PGresult *r = pgconn_query1(c->conn,
+		"/* cockpit collector: probe */ "
+		"SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'), "
+		"(SELECT setting FROM pg_settings WHERE name = 'data_directory'), "
+		"(SELECT oid FROM pg_database WHERE datname = current_database())",
+		query_timeout_ms(c), err, errlen);
+
+	if (!r)
+		return -1;
+	free(c->pgss_version);
+	c->pgss_version = pgconn_str(r, 0, 0) ? xstrdup(pgconn_str(r, 0, 0)) : NULL;
+	free(c->server_data_directory);
+	c->server_data_directory = pgconn_str(r, 0, 1) ? xstrdup(pgconn_str(r, 0, 1)) : NULL;
+	c->database_oid = (unsigned)pgconn_int(r, 0, 2, 0);
+	PQclear(r);
+	if (prepare_statements(c, err, errlen) != 0)
+		return -1;
+	c->probed = true;
+	return 0;
+}
+
 /* Connect and learn what this server offers. */
 static int connect_target(struct collector *c, char *err, size_t errlen)
 {
@@ -241,8 +278,6 @@ static int connect_target(struct collector *c, char *err, size_t errlen)
 		.connect_timeout_s = c->cfg->connect_timeout_s,
 		.statement_timeout_ms = c->cfg->statement_timeout_ms,
 	};
-	PGresult *r;
-
 	if (c->password_env && !p.password) {
 		snprintf(err, errlen, "environment variable '%s' (password_env of target '%s') is not set",
 			 c->password_env, c->target);
@@ -251,25 +286,15 @@ static int connect_target(struct collector *c, char *err, size_t errlen)
 	c->conn = pgconn_connect(&p, err, errlen);
 	if (!c->conn)
 		return -1;
-	r = pgconn_query1(c->conn,
-		"/* cockpit collector: probe */ "
-		"SELECT current_setting('server_version_num')::int, "
-		"(SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'), "
-		"(SELECT setting FROM pg_settings WHERE name = 'data_directory'), "
-		"(SELECT oid FROM pg_database WHERE datname = current_database())",
-		query_timeout_ms(c), err, errlen);
-	if (!r) {
-		drop_connection(c);
-		return -1;
-	}
-	c->version_num = (int)pgconn_int(r, 0, 0, 0);
-	free(c->pgss_version);
-	c->pgss_version = pgconn_str(r, 0, 1) ? xstrdup(pgconn_str(r, 0, 1)) : NULL;
-	free(c->server_data_directory);
-	c->server_data_directory = pgconn_str(r, 0, 2) ? xstrdup(pgconn_str(r, 0, 2)) : NULL;
-	c->database_oid = (unsigned)pgconn_int(r, 0, 3, 0);
+	/* The server's version came with the connection (ParameterStatus):
+	 * enough for the fast statements. */
+	c->version_num = PQserverVersion(c->conn);
+	c->probed = false;
 	c->local = host_is_local(c->conn);
-	PQclear(r);
+	for (int i = 0; i < ACTIVITY_NQUERIES; i++)
+		strbuf_reset(&c->fast_sql[i]);
+	activity_build_sql(c->fast_sql, c->version_num,
+			   c->cfg->query_max_len > 0 ? c->cfg->query_max_len : 512);
 	if (c->unnamed) {
 		char name[512];
 
@@ -277,10 +302,6 @@ static int connect_target(struct collector *c, char *err, size_t errlen)
 			 PQport(c->conn), PQdb(c->conn));
 		free(c->target);
 		c->target = xstrdup(name);
-	}
-	if (prepare_statements(c, err, errlen) != 0) {
-		drop_connection(c);
-		return -1;
 	}
 	return 0;
 }
@@ -683,6 +704,7 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	int64_t t0, now = clock_mono_ms();
 	size_t nq = 0;
 	int64_t slow_period;
+	int probe_trips = 0;
 	bool slow, read_log;
 	enum pgconn_status st;
 
@@ -710,11 +732,22 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 		slow_period = 2000;
 	slow = force_slow || (!c->slow && c->seq > 0) || (c->slow && now - c->last_slow_ms >= slow_period);
 	read_log = slow && strcmp(c->server_log, "auto") == 0;
+	if (slow && !c->probed) {
+		if (probe_server(c, err, sizeof(err)) != 0) {
+			fail_connection(c, err);
+			return disconnected(c, err);
+		}
+		probe_trips = 2;
+	}
 
 	strbuf_init(&logsql, 0);
 	memset(q, 0, sizeof(q));
-	for (int i = Q_SERVER; i <= Q_WAITS; i++)
-		q[nq++].prepared = stmt_names[i];
+	for (int i = Q_SERVER; i <= Q_WAITS; i++) {
+		if (c->probed)
+			q[nq++].prepared = stmt_names[i];
+		else
+			q[nq++].sql = c->fast_sql[i].buf;
+	}
 	q[Q_WAITS].sync_after = true;
 	if (slow) {
 		for (int i = Q_STATEMENTS; i < Q_LOG; i++) {
@@ -746,8 +779,8 @@ struct snapshot *collector_collect(struct collector *c, bool force_slow)
 	s->collected_at = (double)clock_wall_us() / 1e6;
 	s->collected_mono_ms = clock_mono_ms();
 	s->stats.seq = ++c->seq;
-	s->stats.round_trips = 1;
-	s->stats.statements = (int)nq;
+	s->stats.round_trips = 1 + probe_trips;
+	s->stats.statements = (int)nq + (probe_trips ? 1 : 0);
 	s->stats.fast_ms = (double)(clock_mono_us() - t0) / 1000.0;
 	s->stats.slow_refreshed = slow;
 	activity_parse(s, c->last_good && c->last_good->connected ? c->last_good : NULL, c->cfg,

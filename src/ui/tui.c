@@ -1228,7 +1228,7 @@ int tui_run(const struct tui_options *o)
 	struct tui t;
 	struct theme theme;
 	int rc = 0;
-	bool running = true, dirty = true;
+	bool running = true, dirty = true, started = true;
 	int64_t last_draw = 0, last_news = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -1264,11 +1264,18 @@ int tui_run(const struct tui_options *o)
 	}
 
 	capture_stderr();
+	/* The collector first: connecting is the longest wait before the
+	 * first screen with data, and the rest (runbooks, the audit log, the
+	 * terminal) can be set up meanwhile. */
+	if (o->collector && collector_start(o->collector, t.wake[1]) != 0)
+		started = false;
 	act_setup(&t);
 	mem_set_oom_hook(terminal_restore);
 	atexit(terminal_restore);
 	if (!initscr()) {
 		act_teardown(&t);
+		if (o->collector)
+			collector_stop(o->collector);
 		act_free(&t);
 		replay_stderr();
 		fprintf(stderr, "cockpit: cannot initialise the terminal (TERM=%s)\n",
@@ -1294,11 +1301,9 @@ int tui_run(const struct tui_options *o)
 	for (size_t i = 0; i < NSCREENS; i++)
 		t.state[i] = screens[i]->create();
 
-	if (o->collector) {
-		if (collector_start(o->collector, t.wake[1]) != 0) {
-			running = false;
-			rc = 1;
-		}
+	if (!started) {
+		running = false;
+		rc = 1;
 	} else if (o->replay) {
 		replay_goto(&t, 0);
 	}
