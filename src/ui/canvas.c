@@ -343,6 +343,22 @@ void canvas_fill(struct canvas *c, int x, int y, int n, enum theme_role role, ui
 		shown = ' ';
 		w = 1;
 	}
+	if (w == 1) {
+		/* The common case (blanking a row): clip once, mend the wide
+		 * characters cut at the two ends, fill the span between. */
+		int x0 = x > c->clip.x ? x : c->clip.x;
+		int x1 = x + n < c->clip.x + c->clip.w ? x + n : c->clip.x + c->clip.w;
+		struct canvas_cell *p;
+
+		if (y < c->clip.y || y >= c->clip.y + c->clip.h || x0 >= x1)
+			return;
+		unpair(c, x0, y);
+		unpair(c, x1 - 1, y);
+		p = cell(c, x0, y);
+		for (int i = x0; i < x1; i++, p++)
+			*p = (struct canvas_cell){ shown, (uint8_t)role, 0 };
+		return;
+	}
 	for (int i = 0; i < n; i += w) {
 		if (i + w > n)
 			put1(c, x + i, y, role, ' ');
