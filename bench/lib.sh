@@ -4,7 +4,12 @@
 # pg_stat_statements can tell their costs apart, and the measuring of a
 # program on a 200x50 terminal in tmux. Sourced by bench/*.sh.
 #   bench_start BUILD_PATH SECONDS [CONF_LINE...]
-#                                    (sets $dir, $COCKPIT_TEST_* and psql())
+#                                    (sets $dir, $COCKPIT_TEST_* and psql();
+#                                     exports XDG_STATE_HOME=$dir/state, so the
+#                                     cockpits measured keep their audit log
+#                                     there: the user's own log gets none of the
+#                                     bench's incidents, and no run starts with
+#                                     what earlier runs left)
 #   bench_role NAME                  (a pg_monitor role with cockpit's grants;
 #                                     prints its conninfo)
 #   bench_tty_start NAME COMMAND...  (COMMAND in tmux at 200x50 under script(1):
@@ -44,6 +49,7 @@ bench_start() {
 	shift 2
 	dir=$(mktemp -d /tmp/cockpit-bench.XXXXXX)
 	chmod 755 "$dir"
+	export XDG_STATE_HOME="$dir/state"
 	sh "$bench_top/tests/lib/pgcluster.sh" start "$dir" "pg_stat_statements.track_planning = on" "$@" >/dev/null
 	. "$dir/env"
 	"$PGBIN/pgbench" -q -i -s 10 -h "$COCKPIT_TEST_PGHOST" -p "$COCKPIT_TEST_PGPORT" -U postgres postgres >/dev/null 2>&1

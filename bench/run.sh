@@ -20,23 +20,26 @@
 #    server answering and tmux's own floor (bench/keylat.sh).
 # Time: roughly 3 min + 3 x BENCH_ROUNDS x (BENCH_SECONDS + 15 s); e.g.
 # BENCH_SECONDS=10 BENCH_ROUNDS=1 make bench for a quick look.
+# A part that fails (a budget missed on a busy machine, a peer that cannot
+# run) is named at the end; the parts after it still run.
 set -eu
 build=${1:?build dir}
 top=$(cd "$(dirname "$0")/.." && pwd)
-echo "== lock graph (bench_lockgraph) =="
-"$top/$build/bench/bench_lockgraph"
-echo
-echo "== statement deltas (bench_statements) =="
-"$top/$build/bench/bench_statements"
-echo
-echo "== collector cost per refresh (bench/collector.sh) =="
-sh "$top/bench/collector.sh" "$top/$build"
-echo
-echo "== the interactive screen at 200x50, Sessions (bench/tui.sh) =="
-sh "$top/bench/tui.sh" "$top/$build" 2
-echo
-echo "== side by side: cockpit, pg_activity, pg_top (bench/peers.sh) =="
-sh "$top/bench/peers.sh" "$top/$build"
-echo
-echo "== key latency with a hung server (bench/keylat.sh) =="
-sh "$top/bench/keylat.sh" "$top/$build"
+failed=""
+part() {
+	title=$1; shift
+	echo "== $title =="
+	"$@" || failed="$failed
+  $title"
+	echo
+}
+part "lock graph (bench_lockgraph)" "$top/$build/bench/bench_lockgraph"
+part "statement deltas (bench_statements)" "$top/$build/bench/bench_statements"
+part "collector cost per refresh (bench/collector.sh)" sh "$top/bench/collector.sh" "$top/$build"
+part "the interactive screen at 200x50, Sessions (bench/tui.sh)" sh "$top/bench/tui.sh" "$top/$build" 2
+part "side by side: cockpit, pg_activity, pg_top (bench/peers.sh)" sh "$top/bench/peers.sh" "$top/$build"
+part "key latency with a hung server (bench/keylat.sh)" sh "$top/bench/keylat.sh" "$top/$build"
+if [ -n "$failed" ]; then
+	echo "bench: these parts failed:$failed" >&2
+	exit 1
+fi
