@@ -286,6 +286,7 @@ static int rel_resolve(PGconn *c, const char *what, const char *text, const char
 		       char *err, size_t errlen)
 {
 	static const char sql[] =
+		"/* cockpit action: resolve */ "
 		"SELECT c.oid, n.nspname, c.relname, c.relkind, pg_total_relation_size(c.oid) "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.oid = to_regclass($1)";
@@ -1403,7 +1404,8 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 	char msg[512];
 	int rc = 0;
 
-	r = PQexec(c, in_tx ? "SAVEPOINT cockpit_value_check" : "BEGIN");
+	r = PQexec(c, in_tx ? "/* cockpit action: value check */ SAVEPOINT cockpit_value_check" :
+			     "/* cockpit action: value check */ BEGIN");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		server_message(r, c, msg, sizeof(msg));
 		PQclear(r);
@@ -1425,10 +1427,11 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 		}
 	}
 	PQclear(r);
-	r = PQexec(c, in_tx ? "ROLLBACK TO SAVEPOINT cockpit_value_check" : "ROLLBACK");
+	r = PQexec(c, in_tx ? "/* cockpit action: value check */ ROLLBACK TO SAVEPOINT cockpit_value_check" :
+			     "/* cockpit action: value check */ ROLLBACK");
 	PQclear(r);
 	if (in_tx) {
-		r = PQexec(c, "RELEASE SAVEPOINT cockpit_value_check");
+		r = PQexec(c, "/* cockpit action: value check */ RELEASE SAVEPOINT cockpit_value_check");
 		PQclear(r);
 	}
 	if (rc <= 0)
@@ -1899,7 +1902,7 @@ static int prepare_checkpoint(const struct action_ctx *ctx, const json_t *params
 	(void)params;
 	(void)err;
 	(void)errlen;
-	r = PQexec(c, "SELECT checkpoint_time, redo_lsn, "
+	r = PQexec(c, "/* cockpit action: checkpoint */ SELECT checkpoint_time, redo_lsn, "
 		      "extract(epoch FROM checkpoint_time)::text FROM pg_control_checkpoint()");
 	strbuf_init(&sb, 128);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {

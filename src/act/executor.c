@@ -461,15 +461,25 @@ static enum sql_outcome sql_run(struct runner *r, const char *sql, const char *c
 				size_t msglen)
 {
 	int64_t deadline = clock_mono_ms() + timeout_ms;
+	struct strbuf tagged = STRBUF_INIT;
 	PGresult *last = NULL, *x;
 	enum sql_outcome out = SQL_OK;
+	bool sent;
 
 	*res = NULL;
 	if (!r->conn || PQstatus(r->conn) != CONNECTION_OK) {
 		snprintf(msg, msglen, "no connection");
 		return SQL_UNSENT;
 	}
-	if (!PQsendQueryParams(r->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+	/* every statement tagged (SET, BEGIN, the verify query): the
+	 * executor's session reads honestly in pg_stat_activity */
+	if (strncmp(sql, "/*", 2) != 0) {
+		strbuf_addf(&tagged, "/* cockpit-executor */ %s", sql);
+		sql = tagged.buf;
+	}
+	sent = PQsendQueryParams(r->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	strbuf_release(&tagged);
+	if (!sent) {
 		snprintf(msg, msglen, "%s", PQerrorMessage(r->conn));
 		one_line(msg);
 		return PQstatus(r->conn) == CONNECTION_OK ? SQL_ERROR : SQL_UNSENT;
@@ -855,7 +865,8 @@ static char *find_invalid_index(struct runner *r, const struct proposal *p)
 
 	if (!table || !r->conn || PQstatus(r->conn) != CONNECTION_OK)
 		return NULL;
-	if (sql_run(r, "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i "
+	if (sql_run(r, "/* cockpit-executor: index name */ "
+		    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i "
 	            "JOIN pg_class c ON c.oid = i.indexrelid "
 	            "JOIN pg_namespace n ON n.oid = c.relnamespace "
 	            "WHERE NOT i.indisvalid AND i.indrelid = $1::regclass "

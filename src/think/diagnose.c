@@ -90,12 +90,19 @@ static json_t *rows_json(PGresult *r)
 	return rows;
 }
 
+/* A utility statement of the context transaction, tagged like every
+ * statement cockpit sends (it shows up honestly in pg_stat_activity). */
 static bool exec_ok(PGconn *conn, const char *sql)
 {
-	PGresult *r = PQexec(conn, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	struct strbuf tagged = STRBUF_INIT;
+	PGresult *r;
+	bool ok;
 
+	strbuf_addf(&tagged, "/* cockpit diagnose */ %s", sql);
+	r = PQexec(conn, tagged.buf);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
+	strbuf_release(&tagged);
 	return ok;
 }
 
@@ -113,12 +120,15 @@ static void one_line(char *s)
 static json_t *run_context(PGconn *conn, const struct runbook *rb, const json_t *ev)
 {
 	json_t *ctx = json_object();
-	char buf[128];
+	char buf[192];
 
 	if (rb->ncontext == 0)
 		return ctx;
-	snprintf(buf, sizeof(buf), "BEGIN READ ONLY; SET LOCAL statement_timeout = %d; "
-		 "SET LOCAL lock_timeout = %d", DIAGNOSE_CONTEXT_TIMEOUT_MS, DIAGNOSE_CONTEXT_TIMEOUT_MS);
+	/* one round trip; each statement tagged (pg_stat_statements keeps
+	 * them apart) */
+	snprintf(buf, sizeof(buf), "BEGIN READ ONLY; /* cockpit diagnose */ SET LOCAL "
+		 "statement_timeout = %d; /* cockpit diagnose */ SET LOCAL lock_timeout = %d",
+		 DIAGNOSE_CONTEXT_TIMEOUT_MS, DIAGNOSE_CONTEXT_TIMEOUT_MS);
 	if (!exec_ok(conn, buf)) {
 		char msg[512];
 

@@ -383,10 +383,20 @@ struct session {
 	size_t errlen;
 };
 
+/* Run sql, tagged as the plan's unless it carries a tag of its own. */
 static bool run(struct session *s, const char *sql, const char *what)
 {
-	PGresult *r = PQexec(s->conn, sql);
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	struct strbuf tagged = STRBUF_INIT;
+	PGresult *r;
+	bool ok;
+
+	if (strncmp(sql, "/*", 2) != 0) {
+		strbuf_addf(&tagged, "/* cockpit plan */ %s", sql);
+		sql = tagged.buf;
+	}
+	r = PQexec(s->conn, sql);
+	strbuf_release(&tagged);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
 	if (!ok)
 		snprintf(s->err, s->errlen, "plan: %s failed: %s", what,
@@ -1019,7 +1029,7 @@ int plan_analyze(PGconn *conn, const char *query, const struct plan_opts *o,
 	size_t ntables = 0, talloc = 0, i;
 	json_t *stmts = NULL, *body, *plan = NULL, *clause = NULL, *pj, *seqs, *cands, *covered = NULL, *best;
 	const char *kind, *why;
-	char msg[256], sql[160];
+	char msg[256], sql[256];
 	double before;
 	int budget = PLAN_TRIM_NODES, rc = -1;
 	bool any_seq = false, any_large = false;
@@ -1060,8 +1070,12 @@ int plan_analyze(PGconn *conn, const char *query, const struct plan_opts *o,
 	s.in_xact = run(&s, "/* cockpit plan */ BEGIN READ ONLY", "BEGIN READ ONLY");
 	if (!s.in_xact)
 		goto fail;
-	snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d; "
-		 "SET LOCAL plan_cache_mode = force_generic_plan", timeout_ms, timeout_ms);
+	/* one round trip; each statement tagged (pg_stat_statements keeps
+	 * them apart) */
+	snprintf(sql, sizeof(sql), "/* cockpit plan */ SET LOCAL statement_timeout = %d; "
+		 "/* cockpit plan */ SET LOCAL lock_timeout = %d; "
+		 "/* cockpit plan */ SET LOCAL plan_cache_mode = force_generic_plan",
+		 timeout_ms, timeout_ms);
 	if (!run(&s, sql, "SET LOCAL") || !prepare(&s))
 		goto fail;
 	plan = explain(&s);

@@ -320,7 +320,7 @@ static void add_schema(struct strbuf *sb, PGconn *conn, const json_t *evidence,
 		const char *name = json_string_value(t);
 		const char *pv[1] = { name };
 		PGresult *r = PQexecParams(conn,
-			"SELECT c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), "
+			"/* cockpit prompt: columns */ SELECT c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), "
 			"col_description(a.attrelid, a.attnum) FROM pg_class c "
 			"JOIN pg_attribute a ON a.attrelid = c.oid "
 			"WHERE c.oid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
@@ -349,7 +349,7 @@ static void add_schema(struct strbuf *sb, PGconn *conn, const json_t *evidence,
 		}
 		PQclear(r);
 		r = PQexecParams(conn,
-			"SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+			"/* cockpit prompt: indexes */ SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
 			"WHERE i.indrelid = to_regclass($1) ORDER BY 1", 1, NULL, pv, NULL, NULL, 0);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK)
 			for (int row = 0; row < PQntuples(r); row++) {

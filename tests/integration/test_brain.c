@@ -8,7 +8,9 @@
  * A's pid (never on B, the victim), with the detection-to-proposal time
  * measured; when A commits, the incident must leave the board. The audit
  * log must hold incident.open, one proposal record, incident.clear, and
- * verify as a chain.
+ * verify as a chain. Every statement the collector and the brain sent as
+ * the monitoring role (pg_stat_statements, reset for that role first)
+ * carries a cockpit tag, the utility ones of the diagnosis included.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -116,6 +118,59 @@ static int count_kind(const char *path, const char *kind)
 	return n;
 }
 
+/* The role of the monitoring DSN, owned. */
+static char *monitor_role(void)
+{
+	PGconn *c = PQconnectdb(tp_monitor_dsn());
+	char *u;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("monitor DSN: %s", PQerrorMessage(c));
+	u = strdup(PQuser(c));
+	PQfinish(c);
+	assert_non_null(u);
+	return u;
+}
+
+/* Forget pg_stat_statements' entries of role (from now on, only what this
+ * test makes it send). */
+static void statements_reset(PGconn *su, const char *role)
+{
+	const char *v[1] = { role };
+	PGresult *r = PQexecParams(su, "SELECT pg_stat_statements_reset("
+				       "(SELECT oid FROM pg_roles WHERE rolname = $1), 0, 0)",
+				   1, NULL, v, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("pg_stat_statements_reset: %s", PQerrorMessage(su));
+	PQclear(r);
+}
+
+/* Statements role ran that do not start with a cockpit tag; prints them.
+ * *total: how many statements it ran in all. */
+static int untagged_statements(PGconn *su, const char *role, int *total)
+{
+	const char *v[1] = { role };
+	PGresult *r = PQexecParams(su, "SELECT s.query LIKE '/* cockpit%', s.calls, left(s.query, 120) "
+				       "FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+				       "WHERE r.rolname = $1",
+				   1, NULL, v, NULL, NULL, 0);
+	int n = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("pg_stat_statements: %s", PQerrorMessage(su));
+	*total = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		*total += atoi(PQgetvalue(r, i, 1));
+		if (strcmp(PQgetvalue(r, i, 0), "t") == 0)
+			continue;
+		print_message("untagged (%s calls): %s\n", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		n++;
+	}
+	PQclear(r);
+	return n;
+}
+
 static void test_lock_chain(void **state)
 {
 	struct config cfg;
@@ -130,9 +185,9 @@ static void test_lock_chain(void **state)
 	const struct incident *in = NULL;
 	struct audit_verify_result vr;
 	char err[512], dirbuf[PATH_MAX + 16], logpath[] = "/tmp/cockpit-brain-XXXXXX";
-	char *errs = NULL, path[PATH_MAX + 32];
+	char *errs = NULL, path[PATH_MAX + 32], *role = monitor_role();
 	PGconn *a, *bconn, *su;
-	int apid, bpid;
+	int apid, bpid, sent = 0;
 	int64_t t0;
 	double proposal_ms = -1;
 
@@ -158,6 +213,7 @@ static void test_lock_chain(void **state)
 	assert_true(tp_wait(su, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'h5-brain-b'"
 				" AND wait_event_type = 'Lock')", 5000));
 
+	statements_reset(su, role);
 	au = audit_open(path, err, sizeof(err));
 	assert_non_null(au);
 	col = collector_new(&cfg, NULL, tp_monitor_dsn(), err, sizeof(err));
@@ -242,6 +298,11 @@ static void test_lock_chain(void **state)
 	assert_true(count_kind(path, "proposal") >= 1);
 	assert_true(count_kind(path, "incident.clear") >= 1);
 	assert_int_equal(audit_verify(path, &vr, err, sizeof(err)), 0);
+
+	assert_int_equal(untagged_statements(su, role, &sent), 0);
+	assert_true(sent > 0);
+	print_message("statements sent as %s: %d, all tagged\n", role, sent);
+	free(role);
 
 	tp_exec(su, "DROP TABLE IF EXISTS h5_brain_chain");
 	PQfinish(a);
