@@ -115,8 +115,7 @@ struct proposal *proposal_dup(const struct proposal *p)
 	d->diff = dupz(p->diff);
 	d->rationale = dupz(p->rationale);
 	d->estimate = dupz(p->estimate);
-	/* Shared: the facts are never changed once prepared (proposal.h). */
-	d->evidence = p->evidence ? json_incref(p->evidence) : NULL;
+	d->evidence = jdeep(p->evidence);
 	d->guard = jdeep(p->guard);
 	d->verify.sql = dupz(p->verify.sql);
 	d->verify.args = jdeep(p->verify.args);

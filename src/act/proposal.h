@@ -94,12 +94,10 @@ struct proposal {
  * decision approval (nothing runs until policy says otherwise). */
 struct proposal *proposal_new(void);
 void proposal_free(struct proposal *p);
-/* A copy (never NULL) the caller may change: strings and JSON are its own,
- * except the evidence, which is shared by reference (it is the incident's
- * facts, never changed once the proposal is prepared, and jansson's
- * reference counts are atomic, so a copy may go to another thread). The
- * brain carries every open proposal into each board this way: a deep copy
- * of each evidence was the bulk of its work a refresh. */
+/* Deep copy (never NULL): nothing is shared, so a copy may go to another
+ * thread. Sharing the evidence by reference was cheaper for the brain but
+ * not thread-safe: jansson reads the count plainly beside its atomics and
+ * frees after a release-only decrement (TSan caught the advisor's copies). */
 struct proposal *proposal_dup(const struct proposal *p);
 /* Set *field to a copy of s (NULL allowed), freeing the old value. */
 void proposal_set(char **field, const char *s);
