@@ -232,7 +232,7 @@ demo: deps cockpit
 
 bench:
 	$(Q)sh scripts/deps.sh bench
-	$(Q)$(MAKE) --no-print-directory cockpit $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory cockpit $(BENCH_BINS) $(FAKE_LLM_BIN)
 	$(Q)sh bench/run.sh $(BUILD)
 
 install: cockpit

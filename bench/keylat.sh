@@ -15,7 +15,14 @@
 #   hung      cockpit after its collector's backend (application_name
 #             'cockpit' of its role) was stopped with SIGSTOP: every query of
 #             the collector hangs. The backend gets SIGCONT at the end, always.
-# Prints p50/p99/max in ms for each; the target is p99 <= 50 ms while hung.
+#   llm stall cockpit with an LLM configured whose endpoint (the scripted fake
+#             of tests/fakes, BUILD/tests/fakes/fake-llm) streams half a
+#             diagnosis and then goes silent: the keys alternate 7 Proposals
+#             (the incident's LLM status line, the advisor's view read every
+#             frame) and 1 Overview while the advisor thread waits in the
+#             transfer.
+# Prints p50/p99/max in ms for each; the target is p99 <= 50 ms while hung
+# and while the LLM stalls.
 set -eu
 build=${1:?build path}
 nkeys=${BENCH_KEYS:-200}
@@ -39,7 +46,8 @@ bench_tm new-session -d -s keep -x 80 -y 24 "sleep 100000"
 # shows. Spawning a tmux client per poll costs tens of ms on a machine this
 # loaded, which would swamp what is measured.
 #   series NAME FILE KIND   (KIND: echo — any change of the pane; screens —
-#                            alternate 2/1 until the Sessions/Overview marker)
+#                            alternate 2/1 until the Sessions/Overview marker;
+#                            proposals — alternate 7/1, Proposals/Overview)
 series() {
 	python3 - "$bench_tmux" "$1" "$2" "$3" "$nkeys" <<'PY'
 import subprocess, sys, time
@@ -99,7 +107,8 @@ for i in range(n):
             time.sleep(0.05)
         key, ok = "x", None
     else:
-        key, ok = ("2", "APP/AGENT") if i % 2 == 0 else ("1", "\nHealth")
+        first = ("7", "), proposals (") if kind == "proposals" else ("2", "APP/AGENT")
+        key, ok = first if i % 2 == 0 else ("1", "\nHealth")
     before = capture()
     pending = 0
     t0 = time.monotonic()
@@ -123,7 +132,7 @@ PY
 stats() {
 	sort -n "$2" | awk -v what="$1" '{ v[NR] = $1 } END {
 		p50 = v[int(NR * 0.50 + 0.999)]; p99 = v[int(NR * 0.99 + 0.999)]
-		printf "%-46s p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d presses)\n",
+		printf "%-48s p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   (%d presses)\n",
 			what, p50 / 1000, p99 / 1000, v[NR] / 1000, NR
 	}'
 }
@@ -152,13 +161,54 @@ for p in $stopped; do kill -CONT "$p" 2>/dev/null || true; done
 stopped=""
 bench_tty_stop cockpit q
 
+# The LLM stalls: the fake streams half a reply, then nothing (each consult
+# the same; one runs at a time), timeouts far beyond the series.
+fake_bin="$build/tests/fakes/fake-llm"
+[ -x "$fake_bin" ] || { echo "keylat: $fake_bin is missing (make test-bins builds it)" >&2; exit 1; }
+"$fake_bin" --url-file "$dir/llm.url" --log "$dir/llm.jsonl" --chunk-delay 20 \
+	stall-midstream stall-midstream stall-midstream stall-midstream >"$dir/llm.out" 2>&1 &
+bench_pids="$bench_pids $!"
+for _ in $(seq 1 50); do [ -s "$dir/llm.url" ] && break; sleep 0.1; done
+[ -s "$dir/llm.url" ] || { echo "keylat: the fake LLM did not start: $(cat "$dir/llm.out")" >&2; exit 1; }
+cat >"$dir/llm.conf" <<EOF
+paths:
+  state_dir: $dir/state
+  audit_log: $dir/llm-audit.jsonl
+  runbooks_dir: $bench_top/runbooks
+llm:
+  provider: openai
+  base_url: $(cat "$dir/llm.url")
+  model: bench-stall
+  first_token_s: 600
+  idle_s: 600
+  total_s: 3600
+EOF
+bench_tty_start cockpit "$bench_top/cockpit" -c "$dir/llm.conf" -d "$dsn"
+first=$(bench_tty_wait cockpit "PostgreSQL 15" 15000)
+[ "$first" = timeout ] && { echo "keylat: cockpit (LLM) showed no server data within 15 s" >&2; exit 1; }
+bench_tm send-keys -t cockpit 7
+stalled=$(bench_tty_wait cockpit "LLM \(bench-stall\): thinking for" 20000)
+[ "$stalled" = timeout ] && { echo "keylat: no LLM consult started within 20 s" >&2; bench_tm capture-pane -t cockpit -p >&2; exit 1; }
+sleep 1  # the half reply is in; the transfer is silent now
+series cockpit "$dir/llm.us" proposals
+bench_tm send-keys -t cockpit 7
+bench_tty_wait cockpit "LLM \(bench-stall\): thinking for" 5000 >/dev/null
+bench_tm capture-pane -t cockpit -p >"$dir/llm.screen"
+bench_tty_stop cockpit q
+consults=$(wc -l <"$dir/llm.jsonl")
+
 echo "key press -> changed screen, 200x50, tmux control mode ($(echo $backends | wc -w) collector backend(s) stopped; still stopped at the end: $still)"
 echo "cockpit's header while hung: $(head -1 "$dir/hung.screen" | sed 's/  */ /g')"
 stats "floor: cat >/dev/null (terminal echo)" "$dir/floor.us"
 stats "cockpit, server answering (1/2 screen keys)" "$dir/baseline.us"
 stats "cockpit, collector backend SIGSTOPped" "$dir/hung.us"
-sort -n "$dir/hung.us" | awk -v n="$nkeys" '{ v[NR] = $1 } END {
-	p99 = v[int(NR * 0.99 + 0.999)] / 1000
-	printf "target p99 <= 50 ms while hung: %s (p99 %.1f ms)\n", p99 <= 50 ? "met" : "NOT met", p99
-}'
-echo "TODO: key latency while the LLM endpoint stalls — measured once the LLM feature (issue 3/4) lands; no number yet"
+stats "cockpit, LLM endpoint stalled (7/1 screen keys)" "$dir/llm.us"
+echo "the LLM's status while stalled ($consults request(s) to the fake): $(grep -o 'LLM (bench-stall)[^│|]*' "$dir/llm.screen" | head -1 | sed 's/  *$//')"
+verdict() {
+	sort -n "$2" | awk -v what="$1" '{ v[NR] = $1 } END {
+		p99 = v[int(NR * 0.99 + 0.999)] / 1000
+		printf "target p99 <= 50 ms %s: %s (p99 %.1f ms)\n", what, p99 <= 50 ? "met" : "NOT met", p99
+	}'
+}
+verdict "while hung" "$dir/hung.us"
+verdict "while the LLM stalls" "$dir/llm.us"
