@@ -36,6 +36,7 @@
 #include "think/diagnose.h"
 #include "think/llm.h"
 #include "think/runbook.h"
+#include "lib/observe.h"
 #include "lib/testpg.h"
 
 struct env {
@@ -63,27 +64,8 @@ static struct proposal *rule_terminate(struct incident *in)
 
 static void observe(struct env *e)
 {
-	char err[512];
-	struct collector *c = collector_new(&e->cfg, NULL, tp_monitor_dsn(), err, sizeof(err));
-	struct detect_ctx dc;
-	struct diagnose_ctx gc;
-
-	if (!c)
-		fail_msg("collector: %s", err);
-	e->snap = collector_collect(c, true);
-	collector_free(c);
-	dc = (struct detect_ctx){ e->snap, &e->cfg, &e->set, e->conn };
-	detect_run(&dc, &e->incidents);
-	gc = (struct diagnose_ctx){ e->conn, e->snap, &e->cfg, &e->set, NULL,
-				    (double)clock_wall_us() / 1e6 };
-	diagnose_all(&gc, &e->incidents);
-	for (size_t i = 0; i < e->incidents.n; i++) {
-		const json_t *root = json_object_get(e->incidents.v[i].evidence, "root");
-
-		if (strcmp(e->incidents.v[i].runbook, "lock-chain") == 0 &&
-		    json_integer_value(json_object_get(root, "pid")) == e->root_pid)
-			e->in = &e->incidents.v[i];
-	}
+	tp_observe(&e->cfg, &e->set, e->conn, &e->snap, &e->incidents);
+	e->in = tp_lock_chain(&e->incidents, e->root_pid);
 	if (!e->in || !rule_terminate(e->in))
 		fail_msg("no lock-chain incident with a terminate proposal for root pid %d", e->root_pid);
 }

@@ -33,6 +33,7 @@
 #include "think/detect.h"
 #include "think/diagnose.h"
 #include "think/runbook.h"
+#include "lib/observe.h"
 #include "lib/testpg.h"
 
 struct env {
@@ -144,24 +145,7 @@ static void dump(const struct incident *in)
 /* Collect, detect with every runbook, diagnose every incident. */
 static void observe(struct env *e)
 {
-	char err[512];
-	struct collector *c = collector_new(&e->cfg, NULL, tp_monitor_dsn(), err, sizeof(err));
-	struct detect_ctx dc;
-	struct diagnose_ctx gc;
-
-	if (!c)
-		fail_msg("collector: %s", err);
-	incident_list_release(&e->incidents);
-	if (e->snap)
-		snapshot_unref(e->snap);
-	e->snap = collector_collect(c, true);
-	collector_free(c);
-	assert_true(e->snap->connected);
-	dc = (struct detect_ctx){ e->snap, &e->cfg, &e->set, e->conn };
-	detect_run(&dc, &e->incidents);
-	gc = (struct diagnose_ctx){ e->conn, e->snap, &e->cfg, &e->set, NULL,
-				    (double)clock_wall_us() / 1e6 };
-	diagnose_all(&gc, &e->incidents);
+	tp_observe(&e->cfg, &e->set, e->conn, &e->snap, &e->incidents);
 	/* COCKPIT_TEST_DUMP=1: print what was found, to read it. */
 	if (getenv("COCKPIT_TEST_DUMP"))
 		for (size_t i = 0; i < e->incidents.n; i++)
