@@ -4,7 +4,8 @@
 #   bench/run.sh BUILD_DIR
 #
 # 1. lock graph build + cycle detection at 1k/10k/50k waiting sessions;
-# 2. pg_stat_statements deltas at 1k/10k/50k rows;
+# 2. pg_stat_statements deltas at 1k/10k/50k rows; the audit history's
+#    index for the LLM's prompt (build, refresh, query) on 4/16/32 MB logs;
 # 3. collector cost per refresh: a scratch PostgreSQL 15 (bench/collector.sh)
 #    with pgbench (scale 10, 8 clients), 200 idle agent-tagged connections
 #    and a 3-level lock chain; cockpit records for BENCH_SECONDS (default 30)
@@ -36,6 +37,7 @@ part() {
 }
 part "lock graph (bench_lockgraph)" "$top/$build/bench/bench_lockgraph"
 part "statement deltas (bench_statements)" "$top/$build/bench/bench_statements"
+part "audit history index (bench_recall)" "$top/$build/bench/bench_recall"
 part "collector cost per refresh (bench/collector.sh)" sh "$top/bench/collector.sh" "$top/$build"
 part "the interactive screen at 200x50, Sessions (bench/tui.sh)" sh "$top/bench/tui.sh" "$top/$build" 2
 part "side by side: cockpit, pg_activity, pg_top (bench/peers.sh)" sh "$top/bench/peers.sh" "$top/$build"

@@ -29,6 +29,7 @@
 #include "think/drill.h"
 #include "think/llm.h"
 #include "think/llmdiag.h"
+#include "think/recall.h"
 #include "think/runbook.h"
 #include "ui/tui.h"
 
@@ -339,8 +340,8 @@ static void print_incident(const struct incident *in)
 
 /* --show-prompt: the exact request body per incident; nothing is sent. */
 static int show_prompts(const struct config *cfg, PGconn *conn, const struct snapshot *s,
-			const struct runbook_set *rs, struct incident_list *l,
-			const struct options *o)
+			const struct runbook_set *rs, struct recall *rc_idx,
+			struct incident_list *l, const struct options *o)
 {
 	struct config shown = *cfg;   /* shallow: never released */
 	json_t *arr = json_array();
@@ -359,7 +360,8 @@ static int show_prompts(const struct config *cfg, PGconn *conn, const struct sna
 	for (size_t i = 0; i < l->n; i++) {
 		struct llmdiag_opts lo = {
 			.cfg = &shown, .conn = conn, .snap = s,
-			.rb = runbook_find(rs, l->v[i].runbook), .now = s->collected_at,
+			.rb = runbook_find(rs, l->v[i].runbook), .recall = rc_idx,
+			.now = s->collected_at,
 		};
 		struct prompt p;
 		char err[512];
@@ -513,17 +515,26 @@ static int cmd_diagnose(struct config *cfg, struct options *o)
 		detect_run(&dc, &l);
 		diagnose_all(&gc, &l);
 	}
+	bool use_llm = cfg->llm.provider != LLM_PROVIDER_NONE && !o->no_llm;
+	struct recall *history = NULL;
+
+	if (l.n > 0 && (o->show_prompt || use_llm)) {
+		/* the prompts' similar past incidents */
+		history = recall_new(cfg->audit_log, &rs, 0);
+		if (*recall_error(history))
+			fprintf(stderr, "cockpit: %s (the prompts show no past incidents)\n",
+				recall_error(history));
+	}
 	if (o->show_prompt) {
-		rc = show_prompts(cfg, conn, s, &rs, &l, o);
+		rc = show_prompts(cfg, conn, s, &rs, history, &l, o);
 	} else {
-		bool use_llm = cfg->llm.provider != LLM_PROVIDER_NONE && !o->no_llm;
 		struct llmdiag_result *lr = xcalloc(l.n ? l.n : 1, sizeof(*lr));
 
 		for (size_t i = 0; use_llm && i < l.n; i++) {
 			struct llmdiag_opts lo = {
 				.cfg = cfg, .conn = conn, .snap = s,
-				.rb = runbook_find(&rs, l.v[i].runbook), .policy = ps,
-				.now = s->collected_at,
+				.rb = runbook_find(&rs, l.v[i].runbook), .recall = history,
+				.policy = ps, .now = s->collected_at,
 			};
 
 			llmdiag_run(&lo, &l.v[i], &lr[i]);
@@ -533,6 +544,7 @@ static int cmd_diagnose(struct config *cfg, struct options *o)
 			llmdiag_result_release(&lr[i]);
 		free(lr);
 	}
+	recall_free(history);
 	incident_list_release(&l);
 	policy_state_free(ps);
 	PQfinish(conn);

@@ -26,6 +26,7 @@
 #include "perceive/pgconn.h"
 #include "perceive/snapshot.h"
 #include "think/detect.h"
+#include "think/recall.h"
 #include "think/runbook.h"
 
 struct consult {
@@ -67,6 +68,7 @@ struct advisor {
 	void *notify_arg;
 
 	int64_t last_wake_ms;       /* advisor thread only */
+	struct recall *recall;      /* advisor thread only: the audit history's index */
 };
 
 const char *advice_state_name(enum advice_state s)
@@ -243,6 +245,7 @@ static struct advice *consult_run(struct advisor *a, struct incident *in, struct
 	lo.conn = conn;
 	lo.snap = snap;
 	lo.rb = a->o.runbooks ? runbook_find(a->o.runbooks, in->runbook) : NULL;
+	lo.recall = a->recall;
 	lo.policy = a->o.policy;
 	lo.now = adv->started_at;
 	lo.api_key = a->api_key;
@@ -273,6 +276,8 @@ static void *advisor_main(void *arg)
 {
 	struct advisor *a = arg;
 
+	/* Built here, off the UI's path; brought up to date before each consult. */
+	a->recall = recall_new(a->o.cfg->audit_log, a->o.runbooks, 0);
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		struct consult *c;
@@ -303,6 +308,7 @@ static void *advisor_main(void *arg)
 		pthread_mutex_unlock(&a->mu);
 		wake(a);
 
+		recall_refresh(a->recall);
 		adv = consult_run(a, &in, snap, sig, first_seen, spent);
 		audit_advice(a, adv);
 		incident_release(&in);
@@ -401,6 +407,7 @@ void advisor_free(struct advisor *a)
 	if (!a)
 		return;
 	advisor_stop(a);
+	recall_free(a->recall);
 	pgconn_keeper_release(&a->conn);
 	for (size_t i = 0; i < a->n; i++)
 		consult_release(&a->v[i]);

@@ -15,6 +15,10 @@
  * validation through the registry, the live catalog and policy) on the
  * advisor's own connection (the monitoring conninfo, application_name
  * cockpit-llm) and on copies of the incident and of its snapshot reference.
+ * The prompt shows the most similar past incidents of the audit log
+ * (paths.audit_log) and related runbooks: the advisor thread indexes the
+ * log's tail when it starts and reads what was appended before each
+ * consult (think/recall.h).
  *
  * While the model streams, its text is kept per incident and the UI reads a
  * copy (advisor_view); the wake pipe gets a byte at most every

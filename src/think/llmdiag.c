@@ -55,7 +55,7 @@ int llmdiag_prompt(const struct llmdiag_opts *o, const struct incident *in, stru
 		   char *err, size_t errlen)
 {
 	const struct config_llm *l = &o->cfg->llm;
-	struct prompt_opts po = { .catalog = o->conn };
+	struct prompt_opts po = { .catalog = o->conn, .recall = o->recall };
 	int64_t left = (int64_t)l->budget_tokens - (o->spent_tokens > 0 ? o->spent_tokens : 0);
 	int64_t room = (int64_t)((double)(left - l->max_tokens) * LLMDIAG_BODY_SLACK);
 

@@ -50,6 +50,8 @@ struct llmdiag_opts {
 	PGconn *conn;                    /* required: catalog checks and schema */
 	const struct snapshot *snap;     /* may be NULL: summary, pid guards */
 	const struct runbook *rb;        /* may be NULL: guidance */
+	struct recall *recall;           /* may be NULL: similar past incidents (think/recall.h;
+	                                    the caller's thread's own) */
 	struct policy_state *policy;     /* may be NULL */
 	double now;                      /* epoch seconds, for policy */
 	const char *api_key;             /* NULL: getenv(cfg->llm.api_key_env) */

@@ -15,6 +15,7 @@
 #include "perceive/snapshot.h"
 #include "think/detect.h"
 #include "think/llm.h"
+#include "think/recall.h"
 #include "think/runbook.h"
 
 /* Untrusted text is cut to this many bytes at first; halved while the
@@ -25,6 +26,8 @@
 #define PROMPT_RESERVE 80
 /* Tables whose schema is looked up. */
 #define PROMPT_MAX_TABLES 4
+/* Bytes of a related runbook's guidance shown. */
+#define PROMPT_RUNBOOK_GUIDANCE 160
 
 static const char prompt_system_text[] =
 	"You are the diagnosis assistant of cockpit, a tool that keeps PostgreSQL servers "
@@ -363,6 +366,69 @@ static void add_schema(struct strbuf *sb, PGconn *conn, const json_t *evidence,
 	json_decref(tables);
 }
 
+/* The first keep past incidents of rr, redacted, in one untrusted block:
+ * their summaries, queries and the LLM's words came from the server. */
+static void add_history(struct strbuf *sb, const struct recall_result *rr, size_t keep,
+			struct redact_report *rep, unsigned *inj)
+{
+	struct strbuf h;
+	char *fenced;
+
+	if (rr->n == 0) {
+		strbuf_addf(sb, "\n## Similar past incidents\nNone among the %zu past incident%s of "
+			    "the audit history.\n", rr->history, rr->history == 1 ? "" : "s");
+		return;
+	}
+	strbuf_init(&h, 512);
+	for (size_t i = 0; i < keep && i < rr->n; i++) {
+		const struct recall_hit *x = &rr->v[i];
+		const char *text[] = { x->summary, x->query, x->done, x->root_cause };
+		const char *label[] = { "summary", "query", "done", "root cause given then" };
+
+		strbuf_addf(&h, "%zu. %s, runbook %s, ", i + 1, x->at ? x->at : "?",
+			    x->runbook ? x->runbook : "?");
+		if (x->lasted_s >= 0)
+			strbuf_addf(&h, "lasted %.0fs", x->lasted_s);
+		else
+			strbuf_addstr(&h, "not seen to clear");
+		strbuf_addf(&h, " (similarity %.1f)\n", x->score);
+		for (size_t t = 0; t < sizeof(text) / sizeof(text[0]); t++) {
+			char *clean;
+
+			if (!text[t])
+				continue;
+			*inj |= redact_injection_flags(text[t]);
+			clean = t == 1 ? redact_sql(text[t], rep) : redact_text(text[t], rep);
+			strbuf_addf(&h, "   %s: %s\n", label[t], clean);
+			free(clean);
+		}
+	}
+	fenced = redact_fence("history", h.buf, rep);
+	strbuf_addf(sb, "\n## Similar past incidents (%zu of the %zu in the audit history, most "
+		    "similar first)\n%s", keep, rr->history, fenced);
+	free(fenced);
+	strbuf_release(&h);
+}
+
+/* Runbooks are the operators' own text, like the guidance above. */
+static void add_related(struct strbuf *sb, const struct recall_result *rr)
+{
+	strbuf_addstr(sb, "\n## Related runbooks (others whose text matches this incident)\n");
+	for (size_t i = 0; i < rr->nrb; i++) {
+		const struct recall_runbook_hit *x = &rr->rb[i];
+		const char *g = x->guidance ? x->guidance : "";
+		size_t n = strcspn(g, "\n");
+
+		if (n > PROMPT_RUNBOOK_GUIDANCE) {
+			n = PROMPT_RUNBOOK_GUIDANCE;
+			while (n > 0 && ((unsigned char)g[n] & 0xc0) == 0x80)
+				n--;
+		}
+		strbuf_addf(sb, "- %s%s%s%s %.*s%s\n", x->name, x->title ? ": " : "",
+			    x->title ? x->title : "", n ? "." : "", (int)n, g, g[n] && n ? "..." : "");
+	}
+}
+
 /* ---------------------------------------------------------------- build */
 
 static int64_t tok(size_t bytes)
@@ -518,9 +584,16 @@ int prompt_build(const struct incident *in, const struct snapshot *snap,
 		left -= tok(user.len);
 
 	/* optional sections, in order; each only when it fits */
+	struct recall_result rr = { 0 };
+
+	if (o && o->recall)
+		recall_query(o->recall, in, PROMPT_RECALL_INCIDENTS, PROMPT_RECALL_RUNBOOKS, &rr);
 	strbuf_init(&sec, 1024);
-	for (int part = 0; part < 4; part++) {
+	for (int part = 0; part < 6; part++) {
 		const char *name = NULL;
+		struct redact_report srep = { 0 };
+		unsigned sinj = 0;
+		size_t sfenced = 0, keep = 0;
 
 		strbuf_reset(&sec);
 		if (part == 0 && snap) {
@@ -540,9 +613,9 @@ int prompt_build(const struct incident *in, const struct snapshot *snap,
 			free(js);
 			json_decref(clean);
 			strbuf_release(&ps.blocks);
-			redact_report_add(&out->redacted, &ps.rep);
-			out->injection |= ps.injection;
-			out->nfenced += ps.nq + ps.nl;
+			srep = ps.rep;
+			sinj = ps.injection;
+			sfenced = ps.nq + ps.nl;
 		} else if (part == 2 && rb && rb->guidance && *rb->guidance) {
 			name = "runbook guidance";
 			strbuf_addf(&sec, "\n## Runbook guidance (%s)\n%s\n",
@@ -559,22 +632,39 @@ int prompt_build(const struct incident *in, const struct snapshot *snap,
 			strbuf_release(&ss.blocks);
 			if (sec.len == before)
 				continue;
-			redact_report_add(&out->redacted, &ss.rep);
-			out->injection |= ss.injection;
+			srep = ss.rep;
+			sinj = ss.injection;
+		} else if (part == 4 && rr.history > 0) {
+			/* the least similar go first when it does not fit */
+			name = "similar past incidents";
+			for (keep = rr.n;; keep--) {
+				strbuf_reset(&sec);
+				memset(&srep, 0, sizeof(srep));
+				sinj = 0;
+				add_history(&sec, &rr, keep, &srep, &sinj);
+				if (budget <= 0 || tok(sec.len) <= left || keep <= 1)
+					break;
+			}
+			sfenced = rr.n > 0;
+			if (keep < rr.n && tok(sec.len) <= left)
+				note(tr, "similar past incidents: kept %zu of %zu", keep, rr.n);
+		} else if (part == 5 && rr.nrb > 0) {
+			name = "related runbooks";
+			add_related(&sec, &rr);
 		}
 		if (!name)
 			continue;
 		if (budget > 0 && tok(sec.len) > left) {
 			if (part == 2 && left > 32) {
 				/* guidance is our own text: keep its start */
-				size_t keep = (size_t)(left - 8) * 4;
+				size_t cut = (size_t)(left - 8) * 4;
 
-				while (keep > 0 && ((unsigned char)sec.buf[keep] & 0xc0) == 0x80)
-					keep--;
-				sec.len = keep;
-				sec.buf[keep] = '\0';
+				while (cut > 0 && ((unsigned char)sec.buf[cut] & 0xc0) == 0x80)
+					cut--;
+				sec.len = cut;
+				sec.buf[cut] = '\0';
 				strbuf_addstr(&sec, " [cut]\n");
-				note(tr, "%s: cut to %zu bytes", name, keep);
+				note(tr, "%s: cut to %zu bytes", name, cut);
 			} else {
 				note(tr, "%s: left out (%lld tokens, %lld left)", name,
 				     (long long)tok(sec.len), (long long)(left > 0 ? left : 0));
@@ -584,8 +674,18 @@ int prompt_build(const struct incident *in, const struct snapshot *snap,
 		strbuf_add(&user, sec.buf, sec.len);
 		if (budget > 0)
 			left -= tok(sec.len);
+		redact_report_add(&out->redacted, &srep);
+		out->injection |= sinj;
+		out->nfenced += sfenced;
+		if (part == 4) {
+			out->recalled = keep;
+			out->recall_history = rr.history;
+		} else if (part == 5) {
+			out->recalled_runbooks = rr.nrb;
+		}
 	}
 	strbuf_release(&sec);
+	recall_result_release(&rr);
 
 	strbuf_addch(&user, '\n');
 	strbuf_add(&user, actions.buf, actions.len);
@@ -626,8 +726,10 @@ char *prompt_request_body(const struct prompt *p, const struct llm_opts *o, char
 
 json_t *prompt_meta_to_json(const struct prompt *p)
 {
-	return json_pack("{sI so so so sI}", "tokens", (json_int_t)p->tokens, "truncated",
-			 p->truncated ? json_incref(p->truncated) : json_array(), "redacted",
-			 redact_report_to_json(&p->redacted), "injection",
-			 redact_injection_to_json(p->injection), "fenced", (json_int_t)p->nfenced);
+	return json_pack("{sI so so so sI s{sI sI sI}}", "tokens", (json_int_t)p->tokens,
+			 "truncated", p->truncated ? json_incref(p->truncated) : json_array(),
+			 "redacted", redact_report_to_json(&p->redacted), "injection",
+			 redact_injection_to_json(p->injection), "fenced", (json_int_t)p->nfenced,
+			 "recalled", "incidents", (json_int_t)p->recalled, "of",
+			 (json_int_t)p->recall_history, "runbooks", (json_int_t)p->recalled_runbooks);
 }

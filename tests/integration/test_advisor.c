@@ -70,6 +70,34 @@ static void observe(struct env *e)
 		fail_msg("no lock-chain incident with a terminate proposal for root pid %d", e->root_pid);
 }
 
+/* A lock chain of yesterday on adv_lock, as the brain and the executor
+ * audit one. */
+static void past_incident(struct env *e)
+{
+	static const char key[] = "lock-chain/pid=1234/1796000000.000000";
+	char err[256];
+	json_t *recs[] = {
+		json_pack("{ss ss ss ss s{s{ss ss ss}}}", "incident", key, "runbook", "lock-chain",
+			  "severity", "critical", "summary",
+			  "pid 1234 (idle in transaction, user postgres, app 'adv-root') blocks 1 session(s)",
+			  "evidence", "root", "state", "idle in transaction", "application", "adv-root",
+			  "query", "UPDATE adv_lock SET v = 'PAST-SECRET-LITERAL' WHERE id = 1"),
+		json_pack("{ss s{ss ss ss ss}}", "incident", key, "proposal", "id", "past-1", "action",
+			  "terminate_backend", "target", "pid 1234", "origin", "rule"),
+		json_pack("{ss ss}", "proposal_id", "past-1", "action", "terminate_backend"),
+		json_pack("{ss ss}", "proposal_id", "past-1", "action", "terminate_backend"),
+		json_pack("{ss ss sf}", "incident", key, "runbook", "lock-chain", "lasted_s", 42.0),
+	};
+	const char *kinds[] = { "incident.open", "proposal", "exec.done", "verify.pass",
+				"incident.clear" };
+
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		if (audit_append(e->audit, kinds[i], recs[i], err, sizeof(err)) != 0)
+			fail_msg("audit: %s", err);
+		json_decref(recs[i]);
+	}
+}
+
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -113,6 +141,8 @@ static int setup(void **state)
 	unlink(e->audit_path);
 	e->audit = audit_open(e->audit_path, err, sizeof(err));
 	assert_non_null(e->audit);
+	free(e->cfg.audit_log);   /* the advisor's recall reads the test's log */
+	e->cfg.audit_log = xstrdup(e->audit_path);
 	memset(&ao, 0, sizeof(ao));
 	ao.cfg = &e->cfg;
 	ao.runbooks = &e->set;
@@ -186,6 +216,9 @@ static void test_stream_and_apply(void **state)
 		 "\"terminate_backend\", \"params\": {\"pids\": [%d]}, \"rationale\": \"ends it\"}]}",
 		 e->root_pid, e->root_pid, e->root_pid);
 	fake_llm_push_text(e->fake, text);
+	/* A past lock chain on the same table, ended and verified: written
+	 * after the advisor started, so its recall reads it as appended. */
+	past_incident(e);
 	advisor_submit(e->adv, e->in, "sig-a", e->snap, (double)clock_wall_us() / 1e6);
 
 	/* Streaming: some of the text is visible before the end. */
@@ -212,6 +245,22 @@ static void test_stream_and_apply(void **state)
 	assert_non_null(strstr(v.text, "idle in transaction"));
 	advice_view_release(&v);
 	assert_int_equal(fake_llm_nrequests(e->fake), before + 1);
+	{
+		/* the prompt that left showed it, redacted, as untrusted history */
+		struct fake_llm_request rq;
+		const char *h;
+
+		assert_int_equal(fake_llm_request_get(e->fake, before, &rq), 0);
+		h = strstr(rq.body, "## Similar past incidents (1 of the 1 in the audit history");
+		if (!h)
+			fail_msg("no past incident in the prompt: %.2000s", rq.body);
+		assert_non_null(strstr(h, "UNTRUSTED kind=history"));
+		assert_non_null(strstr(h, "UPDATE adv_lock SET v = $1 WHERE id = $2"));
+		assert_non_null(strstr(h, "terminate_backend executed; terminate_backend verified"));
+		assert_non_null(strstr(h, "lasted 42s"));
+		assert_null(strstr(rq.body, "PAST-SECRET-LITERAL"));
+		fake_llm_request_release(&rq);
+	}
 
 	/* Applied to a fresh copy for the same evidence only. */
 	incident_copy(&copy, e->in);
