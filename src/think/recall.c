@@ -93,7 +93,7 @@ static bool is_word(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static bool is_stop(const char *t)
+static bool is_stop(const char *t, size_t len)
 {
 	static const char *const stop[] = {
 		"an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into",
@@ -101,8 +101,10 @@ static bool is_stop(const char *t)
 		"to", "was", "were", "with", NULL,
 	};
 
+	if (len > 5)
+		return false;   /* the longest stop word */
 	for (size_t i = 0; stop[i]; i++)
-		if (strcmp(t, stop[i]) == 0)
+		if (t[0] == stop[i][0] && strcmp(t, stop[i]) == 0)
 			return true;
 	return false;
 }
@@ -140,7 +142,7 @@ void recall_tokenize(const char *text, int sql, void (*fn)(void *arg, const char
 		for (size_t i = 0; i < n; i++)
 			buf[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + ('a' - 'A') : s[i]);
 		buf[n] = '\0';
-		if (!is_stop(buf))
+		if (!is_stop(buf, n))
 			fn(arg, buf, n);
 	}
 }
@@ -701,24 +703,22 @@ struct ranked {
 	size_t doc;
 };
 
-static double bm25(const struct corpus *c, const struct doc *d, const uint32_t *q, size_t nq)
+/* idf[j] is the query term q[j]'s, computed once per query. */
+static double bm25(const struct doc *d, const uint32_t *q, const double *idf, size_t nq,
+		   double avgdl)
 {
-	double avgdl = c->n ? (double)c->total_len / (double)c->n : 1, s = 0;
+	double s = 0, norm = RECALL_K1 * (1 - RECALL_B + RECALL_B * (double)d->len / avgdl);
 	size_t i = 0, j = 0;
 
-	if (avgdl <= 0)
-		avgdl = 1;
 	while (i < d->ntf && j < nq) {
 		if (d->tf[i].term < q[j]) {
 			i++;
 		} else if (d->tf[i].term > q[j]) {
 			j++;
 		} else {
-			double df = c->df[q[j]], tf = d->tf[i].n;
-			double idf = log(1.0 + ((double)c->n - df + 0.5) / (df + 0.5));
+			double tf = d->tf[i].n;
 
-			s += idf * tf * (RECALL_K1 + 1) /
-			     (tf + RECALL_K1 * (1 - RECALL_B + RECALL_B * (double)d->len / avgdl));
+			s += idf[j] * tf * (RECALL_K1 + 1) / (tf + norm);
 			i++;
 			j++;
 		}
@@ -730,15 +730,22 @@ static double bm25(const struct corpus *c, const struct doc *d, const uint32_t *
 static size_t rank(const struct corpus *c, const uint32_t *q, size_t nq, size_t skip,
 		   const char *skip_key, size_t k, struct ranked *top)
 {
+	double avgdl = c->n && c->total_len ? (double)c->total_len / (double)c->n : 1;
+	double *idf = xmalloc((nq ? nq : 1) * sizeof(*idf));
 	size_t n = 0;
 
+	for (size_t j = 0; j < nq; j++) {
+		double df = q[j] < c->dfalloc ? c->df[q[j]] : 0;
+
+		idf[j] = log(1.0 + ((double)c->n - df + 0.5) / (df + 0.5));
+	}
 	for (size_t i = 0; k > 0 && i < c->n; i++) {
 		double s;
 		size_t at;
 
 		if (i == skip || (skip_key && strcmp(c->v[i].key, skip_key) == 0))
 			continue;
-		if ((s = bm25(c, &c->v[i], q, nq)) <= 0)
+		if ((s = bm25(&c->v[i], q, idf, nq, avgdl)) <= 0)
 			continue;
 		if (n == k && s <= top[n - 1].score)
 			continue;
@@ -750,6 +757,7 @@ static size_t rank(const struct corpus *c, const uint32_t *q, size_t nq, size_t 
 		}
 		top[at] = (struct ranked){ s, i };
 	}
+	free(idf);
 	return n;
 }
 
