@@ -20,6 +20,8 @@
 #    with the collector's backend SIGSTOPped, against the same with the
 #    server answering and tmux's own floor; then 200 more while the LLM
 #    endpoint (the scripted fake) stalls mid-reply (bench/keylat.sh).
+# 7. the LLM prompt of each runbook's drill: tokens, redactions, what was
+#    truncated (bench/prompts.sh; nothing is sent).
 # Time: roughly 3 min + 3 x BENCH_ROUNDS x (BENCH_SECONDS + 15 s); e.g.
 # BENCH_SECONDS=10 BENCH_ROUNDS=1 make bench for a quick look.
 # A part that fails (a budget missed on a busy machine, a peer that cannot
@@ -42,6 +44,7 @@ part "collector cost per refresh (bench/collector.sh)" sh "$top/bench/collector.
 part "the interactive screen at 200x50, Sessions (bench/tui.sh)" sh "$top/bench/tui.sh" "$top/$build" 2
 part "side by side: cockpit, pg_activity, pg_top (bench/peers.sh)" sh "$top/bench/peers.sh" "$top/$build"
 part "key latency with a hung server and a stalled LLM (bench/keylat.sh)" sh "$top/bench/keylat.sh" "$top/$build"
+part "the LLM prompt per runbook drill (bench/prompts.sh)" sh "$top/bench/prompts.sh" "$top/$build"
 if [ -n "$failed" ]; then
 	echo "bench: these parts failed:$failed" >&2
 	exit 1
