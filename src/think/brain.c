@@ -390,7 +390,7 @@ static void operator_incidents(struct brain *b, const struct snapshot *s, PGconn
 			continue;
 		}
 		if (!r->p && !r->refused && conn) {
-			struct action_ctx actx = { conn, s, b->o.cfg };
+			struct action_ctx actx = { .conn = conn, .snap = s, .cfg = b->o.cfg };
 			json_t *params = json_pack("{s:[i]}", "pids", r->pid);
 			struct proposal *p = proposal_new();
 			char err[512] = "";

@@ -263,7 +263,7 @@ static void copy_verify(struct proposal_verify *dst, const struct proposal_verif
 static struct proposal *propose(const struct diagnose_ctx *ctx, const struct runbook *rb,
 				const struct runbook_action *ra, struct incident *in, const json_t *view)
 {
-	struct action_ctx actx = { ctx->conn, ctx->snap, ctx->cfg };
+	struct action_ctx actx = { .conn = ctx->conn, .snap = ctx->snap, .cfg = ctx->cfg };
 	json_t *params = json_object(), *t;
 	const char *name, *missing = NULL;
 	struct proposal *p;
