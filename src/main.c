@@ -510,7 +510,8 @@ static int cmd_diagnose(struct config *cfg, struct options *o)
 		fprintf(stderr, "cockpit: %s (rate limits and idempotency start empty)\n", err);
 	{
 		struct detect_ctx dc = { s, cfg, &rs, conn };
-		struct diagnose_ctx gc = { conn, s, cfg, &rs, ps, s->collected_at };
+		struct diagnose_ctx gc = { .conn = conn, .snap = s, .cfg = cfg, .runbooks = &rs,
+					  .policy = ps, .now = s->collected_at };
 
 		detect_run(&dc, &l);
 		diagnose_all(&gc, &l);

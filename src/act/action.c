@@ -69,12 +69,173 @@ static void server_message(const PGresult *r, PGconn *c, char *buf, size_t size)
 		buf[--n] = '\0';
 }
 
-/* A catalog query with text parameters: the result (tuples or command ok),
- * or NULL with "what: the catalog query failed: ..." in err. */
-/* A catalog query, tagged so it shows up honestly in pg_stat_activity and
- * pg_stat_statements (DESIGN.md safety rule 6). */
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *v,
-		     char *err, size_t errlen, const char *what)
+/* ------------------------------------------------------------------ memo */
+
+struct memo_entry {
+	PGconn *conn;       /* borrowed: identity only, never used */
+	int backend_pid;    /* with conn: the session the result came from */
+	uint64_t hash;      /* of key */
+	char *key;          /* owned: the SQL, then each value (see memo_key) */
+	size_t keylen;
+	PGresult *res;      /* owned copy, PGRES_TUPLES_OK */
+};
+
+struct action_memo {
+	struct memo_entry *v;   /* owned */
+	size_t n, alloc;
+	size_t bytes;           /* keys and cell values kept */
+	size_t hits;
+};
+
+/* The SQL, a NUL, then per value 'N' (SQL NULL) or 'V', its length, ':'
+ * and its bytes: no two (sql, values) share a key. */
+static char *memo_key(const char *sql, int n, const char *const *v, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	strbuf_init(&sb, strlen(sql) + 32);
+	strbuf_add(&sb, sql, strlen(sql) + 1);
+	for (int i = 0; i < n; i++) {
+		if (!v[i]) {
+			strbuf_addch(&sb, 'N');
+			continue;
+		}
+		strbuf_addf(&sb, "V%zu:", strlen(v[i]));
+		strbuf_addstr(&sb, v[i]);
+	}
+	return strbuf_detach(&sb, len);
+}
+
+/* FNV-1a: only to skip most comparisons of a short list. */
+static uint64_t memo_hash(const char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct memo_entry *memo_find(struct action_memo *m, PGconn *conn, const char *key,
+				    size_t len, uint64_t h)
+{
+	int pid = PQbackendPID(conn);
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct memo_entry *e = &m->v[i];
+
+		if (e->hash == h && e->conn == conn && e->backend_pid == pid && e->keylen == len &&
+		    memcmp(e->key, key, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+struct action_memo *action_memo_new(void)
+{
+	return xcalloc(1, sizeof(struct action_memo));
+}
+
+void action_memo_free(struct action_memo *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].key);
+		PQclear(m->v[i].res);
+	}
+	free(m->v);
+	free(m);
+}
+
+PGresult *action_memo_get(struct action_memo *m, PGconn *conn, const char *sql, int n,
+			  const char *const *v)
+{
+	struct memo_entry *e;
+	PGresult *copy;
+	size_t len;
+	char *key;
+
+	if (!m || !conn || m->n == 0)
+		return NULL;
+	key = memo_key(sql, n, v, &len);
+	e = memo_find(m, conn, key, len, memo_hash(key, len));
+	free(key);
+	if (!e)
+		return NULL;
+	copy = PQcopyResult(e->res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (copy)
+		m->hits++;
+	return copy;
+}
+
+void action_memo_put(struct action_memo *m, PGconn *conn, const char *sql, int n,
+		     const char *const *v, const PGresult *r)
+{
+	struct memo_entry *e;
+	size_t len, bytes;
+	uint64_t h;
+	char *key;
+	PGresult *copy;
+
+	if (!m || !conn || PQresultStatus(r) != PGRES_TUPLES_OK || m->n >= ACTION_MEMO_MAX_ENTRIES)
+		return;
+	key = memo_key(sql, n, v, &len);
+	bytes = len;
+	for (int row = 0; row < PQntuples(r); row++)
+		for (int col = 0; col < PQnfields(r); col++)
+			bytes += (size_t)PQgetlength(r, row, col) + 1;
+	h = memo_hash(key, len);
+	if (m->bytes + bytes > ACTION_MEMO_MAX_BYTES || memo_find(m, conn, key, len, h) ||
+	    !(copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES))) {
+		free(key);
+		return;
+	}
+	XGROW(m->v, m->alloc, m->n + 1);
+	e = &m->v[m->n++];
+	e->conn = conn;
+	e->backend_pid = PQbackendPID(conn);
+	e->hash = h;
+	e->key = key;
+	e->keylen = len;
+	e->res = copy;
+	m->bytes += bytes;
+}
+
+size_t action_memo_hits(const struct action_memo *m)
+{
+	return m ? m->hits : 0;
+}
+
+size_t action_memo_size(const struct action_memo *m)
+{
+	return m ? m->n : 0;
+}
+
+/* PQexecParams through the memo (m may be NULL): the remembered result's
+ * copy, or the server's, kept when it succeeded. The caller owns it. */
+static PGresult *exec_memo(struct action_memo *m, PGconn *c, const char *sql, int n,
+			   const char *const *v)
+{
+	PGresult *r = action_memo_get(m, c, sql, n, v);
+
+	if (r)
+		return r;
+	r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+	action_memo_put(m, c, sql, n, v, r);
+	return r;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+/* A catalog query with text parameters, tagged so it shows up honestly in
+ * pg_stat_activity and pg_stat_statements (DESIGN.md safety rule 6), through
+ * the round's memo when there is one (m may be NULL): the result (tuples or
+ * command ok), or NULL with "what: the catalog query failed: ..." in err. */
+static PGresult *run(struct action_memo *m, PGconn *c, const char *sql, int n,
+		     const char *const *v, char *err, size_t errlen, const char *what)
 {
 	struct strbuf tagged = STRBUF_INIT;
 	PGresult *r;
@@ -82,7 +243,7 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *v,
 	char msg[512];
 
 	strbuf_addf(&tagged, "/* cockpit action: %s */ %s", what, sql);
-	r = PQexecParams(c, tagged.buf, n, NULL, v, NULL, NULL, 0);
+	r = exec_memo(m, c, tagged.buf, n, v);
 	strbuf_release(&tagged);
 	st = PQresultStatus(r);
 
@@ -281,8 +442,8 @@ static void rel_release(struct rel *r)
 
 /* Resolve text (a relation name as SQL would read it) to a relation whose
  * relkind is one of kinds; what names the parameter, need the kind wanted. */
-static int rel_resolve(PGconn *c, const char *what, const char *text, const char *kinds,
-		       const char *need, const char *action, struct rel *out,
+static int rel_resolve(struct action_memo *m, PGconn *c, const char *what, const char *text,
+		       const char *kinds, const char *need, const char *action, struct rel *out,
 		       char *err, size_t errlen)
 {
 	static const char sql[] =
@@ -295,7 +456,7 @@ static int rel_resolve(PGconn *c, const char *what, const char *text, const char
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
-	r = PQexecParams(c, sql, 1, NULL, v, NULL, NULL, 0);
+	r = exec_memo(m, c, sql, 1, v);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		char msg[512];
@@ -341,7 +502,8 @@ static int rel_resolve(PGconn *c, const char *what, const char *text, const char
 
 /* The indexes of a table, one pg_get_indexdef per line ordered by name,
  * into sb (each line ending in '\n'). */
-static int index_list(PGconn *c, const char *oid, struct strbuf *sb, char *err, size_t errlen)
+static int index_list(struct action_memo *m, PGconn *c, const char *oid, struct strbuf *sb,
+		      char *err, size_t errlen)
 {
 	static const char sql[] =
 		"SELECT pg_get_indexdef(i.indexrelid) || CASE WHEN i.indisvalid THEN '' "
@@ -349,7 +511,7 @@ static int index_list(PGconn *c, const char *oid, struct strbuf *sb, char *err, 
 		"FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid "
 		"WHERE i.indrelid = $1::oid ORDER BY ci.relname";
 	const char *v[1] = { oid };
-	PGresult *r = run(c, sql, 1, v, err, errlen, "indexes");
+	PGresult *r = run(m, c, sql, 1, v, err, errlen, "indexes");
 
 	if (!r)
 		return -1;
@@ -484,7 +646,7 @@ static int load_sessions(const struct action_ctx *ctx, const int *pids, size_t n
 		strbuf_addf(&arr, "%s%d", i ? "," : "", pids[i]);
 	strbuf_addch(&arr, '}');
 	v[0] = arr.buf;
-	r = run(ctx->conn, sql, 1, v, err, errlen, "params.pids");
+	r = run(ctx->memo, ctx->conn, sql, 1, v, err, errlen, "params.pids");
 	strbuf_release(&arr);
 	if (!r)
 		return -1;
@@ -728,11 +890,11 @@ static void utf8_truncate(char *s, size_t max)
 	s[n] = '\0';
 }
 
-static int relname_taken(PGconn *c, const char *nsp_oid, const char *name, bool *taken,
-			 char *err, size_t errlen)
+static int relname_taken(struct action_memo *m, PGconn *c, const char *nsp_oid, const char *name,
+			 bool *taken, char *err, size_t errlen)
 {
 	const char *v[2] = { nsp_oid, name };
-	PGresult *r = run(c, "SELECT 1 FROM pg_class WHERE relnamespace = $1::oid AND relname = $2",
+	PGresult *r = run(m, c, "SELECT 1 FROM pg_class WHERE relnamespace = $1::oid AND relname = $2",
 			  2, v, err, errlen, "params.name");
 
 	if (!r)
@@ -746,6 +908,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 				struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *table, *name, *method;
 	json_t *cols = json_object_get(params, "columns");
 	struct rel t;
@@ -777,12 +940,12 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 	if (name && strlen(name) > NAMEDATALEN_MAX)
 		return fail(err, errlen, "params.name: \"%s\" is longer than %d bytes — give a "
 			    "shorter name", name, NAMEDATALEN_MAX);
-	if (rel_resolve(c, "table", table, "rpm", "a table", "create_index", &t, err, errlen) < 0)
+	if (rel_resolve(m, c, "table", table, "rpm", "a table", "create_index", &t, err, errlen) < 0)
 		return -1;
 
 	/* columns, in the table's catalog */
 	const char *v2[4] = { t.oid };
-	r = run(c, "SELECT attname, attnum FROM pg_attribute WHERE attrelid = $1::oid "
+	r = run(m, c, "SELECT attname, attnum FROM pg_attribute WHERE attrelid = $1::oid "
 		   "AND attnum > 0 AND NOT attisdropped ORDER BY attnum", 1, v2, err, errlen,
 		"params.columns");
 	if (!r)
@@ -832,7 +995,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 	v2[1] = attnums;
 	v2[2] = method;
 	v2[3] = nbuf;
-	PGresult *cov = run(c,
+	PGresult *cov = run(m, c,
 		"SELECT n.nspname || '.' || ci.relname, pg_get_indexdef(i.indexrelid) "
 		"FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid "
 		"JOIN pg_namespace n ON n.oid = ci.relnamespace JOIN pg_am am ON am.oid = ci.relam "
@@ -852,7 +1015,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 
 	/* the name: given, or <table>_<cols>_idx made unique like PostgreSQL does */
 	{
-		PGresult *ns = run(c, "SELECT relnamespace FROM pg_class WHERE oid = $1::oid", 1, v2,
+		PGresult *ns = run(m, c, "SELECT relnamespace FROM pg_class WHERE oid = $1::oid", 1, v2,
 				   err, errlen, "params.table");
 		if (!ns)
 			goto out;
@@ -861,7 +1024,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 	}
 	bool taken;
 	if (name) {
-		if (relname_taken(c, nsp, name, &taken, err, errlen) < 0)
+		if (relname_taken(m, c, nsp, name, &taken, err, errlen) < 0)
 			goto out;
 		if (taken) {
 			fail(err, errlen, "params.name: a relation named %s.%s exists already — "
@@ -887,7 +1050,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 			memcpy(cand, base.buf, base.len + 1);
 			utf8_truncate(cand, keep);
 			strcat(cand, suffix);
-			if (relname_taken(c, nsp, cand, &taken, err, errlen) < 0) {
+			if (relname_taken(m, c, nsp, cand, &taken, err, errlen) < 0) {
 				free(cand);
 				strbuf_release(&base);
 				goto out;
@@ -937,11 +1100,11 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 	 * would print it */
 	strbuf_init(&before, 256);
 	strbuf_init(&after, 256);
-	if (index_list(c, t.oid, &before, err, errlen) < 0)
+	if (index_list(m, c, t.oid, &before, err, errlen) < 0)
 		goto out;
 	{
 		const char *v5[5] = { iname, t.schema, t.name, method, colarr };
-		PGresult *d = run(c,
+		PGresult *d = run(m, c,
 			"SELECT format('CREATE INDEX %I ON %I.%I USING %s (%s)', $1::text, $2::text, $3::text, $4::text, "
 			"(SELECT string_agg(quote_ident(x), ', ' ORDER BY o) "
 			" FROM unnest($5::text[]) WITH ORDINALITY AS u(x, o)))", 5, v5, err, errlen,
@@ -950,7 +1113,7 @@ static int prepare_create_index(const struct action_ctx *ctx, const json_t *para
 			goto out;
 		/* keep the list ordered by name: insert the new line in place */
 		const char *newline = PQgetvalue(d, 0, 0);
-		PGresult *names = run(c, "SELECT ci.relname FROM pg_index i JOIN pg_class ci "
+		PGresult *names = run(m, c, "SELECT ci.relname FROM pg_index i JOIN pg_class ci "
 					 "ON ci.oid = i.indexrelid WHERE i.indrelid = $1::oid "
 					 "ORDER BY ci.relname", 1, v2, err, errlen, "diff");
 		if (!names) {
@@ -1013,6 +1176,7 @@ static int prepare_drop_index(const struct action_ctx *ctx, const json_t *params
 			      struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *index;
 	struct rel ix;
 	struct strbuf before = STRBUF_INIT, after = STRBUF_INIT, sb = STRBUF_INIT;
@@ -1021,7 +1185,7 @@ static int prepare_drop_index(const struct action_ctx *ctx, const json_t *params
 
 	if (param_string(params, "index", true, &index, err, errlen) < 0)
 		return -1;
-	if (rel_resolve(c, "index", index, "iI", "an index", "drop_index", &ix, err, errlen) < 0)
+	if (rel_resolve(m, c, "index", index, "iI", "an index", "drop_index", &ix, err, errlen) < 0)
 		return -1;
 	if (ix.kind == 'I') {
 		fail(err, errlen, "params.index: %s is an index on a partitioned table — DROP INDEX "
@@ -1030,7 +1194,7 @@ static int prepare_drop_index(const struct action_ctx *ctx, const json_t *params
 		goto out;
 	}
 	const char *v[1] = { ix.oid };
-	r = run(c, "SELECT i.indrelid, tn.nspname || '.' || tc.relname, pg_get_indexdef(i.indexrelid), "
+	r = run(m, c, "SELECT i.indrelid, tn.nspname || '.' || tc.relname, pg_get_indexdef(i.indexrelid), "
 		   "(SELECT string_agg(conname, ', ') FROM pg_constraint WHERE conindid = i.indexrelid), "
 		   "pg_total_relation_size(i.indrelid), pg_relation_size(i.indexrelid), "
 		   "coalesce(s.idx_scan, 0) "
@@ -1060,7 +1224,7 @@ static int prepare_drop_index(const struct action_ctx *ctx, const json_t *params
 
 	strbuf_init(&before, 256);
 	strbuf_init(&after, 256);
-	if (index_list(c, toid, &before, err, errlen) < 0) {
+	if (index_list(m, c, toid, &before, err, errlen) < 0) {
 		free(toid);
 		free(tname);
 		free(def);
@@ -1114,6 +1278,7 @@ static int prepare_vacuum(const struct action_ctx *ctx, const json_t *params,
 			  struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *table;
 	bool analyze, full;
 	struct rel t;
@@ -1124,10 +1289,10 @@ static int prepare_vacuum(const struct action_ctx *ctx, const json_t *params,
 	    param_bool(params, "analyze", true, &analyze, err, errlen) < 0 ||
 	    param_bool(params, "full", false, &full, err, errlen) < 0)
 		return -1;
-	if (rel_resolve(c, "table", table, "rpm", "a table", "vacuum", &t, err, errlen) < 0)
+	if (rel_resolve(m, c, "table", table, "rpm", "a table", "vacuum", &t, err, errlen) < 0)
 		return -1;
 	const char *v[1] = { t.oid };
-	r = run(c, "SELECT coalesce(s.n_dead_tup, 0), coalesce(s.n_live_tup, 0), "
+	r = run(m, c, "SELECT coalesce(s.n_dead_tup, 0), coalesce(s.n_live_tup, 0), "
 		   "coalesce(to_char(greatest(s.last_vacuum, s.last_autovacuum), "
 		   "'YYYY-MM-DD HH24:MI:SS'), 'never') "
 		   "FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid "
@@ -1188,6 +1353,7 @@ static int prepare_analyze(const struct action_ctx *ctx, const json_t *params,
 			   struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *table;
 	struct rel t;
 	struct strbuf sb = STRBUF_INIT;
@@ -1195,10 +1361,10 @@ static int prepare_analyze(const struct action_ctx *ctx, const json_t *params,
 
 	if (param_string(params, "table", true, &table, err, errlen) < 0)
 		return -1;
-	if (rel_resolve(c, "table", table, "rpm", "a table", "analyze", &t, err, errlen) < 0)
+	if (rel_resolve(m, c, "table", table, "rpm", "a table", "analyze", &t, err, errlen) < 0)
 		return -1;
 	const char *v[1] = { t.oid };
-	r = run(c, "SELECT coalesce(to_char(greatest(s.last_analyze, s.last_autoanalyze), "
+	r = run(m, c, "SELECT coalesce(to_char(greatest(s.last_analyze, s.last_autoanalyze), "
 		   "'YYYY-MM-DD HH24:MI:SS'), 'never'), coalesce(s.n_mod_since_analyze, 0) "
 		   "FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid "
 		   "WHERE c.oid = $1::oid", 1, v, err, errlen, "params.table");
@@ -1247,10 +1413,11 @@ static void role_setting_release(struct role_setting *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-static int role_resolve(PGconn *c, const char *role, char oid[16], char *err, size_t errlen)
+static int role_resolve(struct action_memo *m, PGconn *c, const char *role, char oid[16],
+			char *err, size_t errlen)
 {
 	const char *v[1] = { role };
-	PGresult *r = run(c, "SELECT oid FROM pg_roles WHERE rolname = $1", 1, v, err, errlen,
+	PGresult *r = run(m, c, "SELECT oid FROM pg_roles WHERE rolname = $1", 1, v, err, errlen,
 			  "params.role");
 
 	if (!r)
@@ -1266,8 +1433,8 @@ static int role_resolve(PGconn *c, const char *role, char oid[16], char *err, si
 }
 
 /* Role, setting (user-settable) and the role's current settings. */
-static int role_setting_load(PGconn *c, const json_t *params, struct role_setting *rs,
-			     const char **role, char *err, size_t errlen)
+static int role_setting_load(struct action_memo *m, PGconn *c, const json_t *params,
+			     struct role_setting *rs, const char **role, char *err, size_t errlen)
 {
 	const char *setting;
 	PGresult *r;
@@ -1276,10 +1443,10 @@ static int role_setting_load(PGconn *c, const json_t *params, struct role_settin
 	if (param_string(params, "role", true, role, err, errlen) < 0 ||
 	    param_string(params, "setting", true, &setting, err, errlen) < 0)
 		return -1;
-	if (role_resolve(c, *role, rs->oid, err, errlen) < 0)
+	if (role_resolve(m, c, *role, rs->oid, err, errlen) < 0)
 		return -1;
 	const char *v[1] = { setting };
-	r = run(c, "SELECT name, context, vartype FROM pg_settings WHERE name = lower($1)", 1, v,
+	r = run(m, c, "SELECT name, context, vartype FROM pg_settings WHERE name = lower($1)", 1, v,
 		err, errlen, "params.setting");
 	if (!r)
 		return -1;
@@ -1300,7 +1467,7 @@ static int role_setting_load(PGconn *c, const json_t *params, struct role_settin
 	rs->vartype = xstrdup(PQgetvalue(r, 0, 2));
 	PQclear(r);
 	const char *v2[1] = { rs->oid };
-	r = run(c, "SELECT cfg FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg "
+	r = run(m, c, "SELECT cfg FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg "
 		   "WHERE s.setrole = $1::oid AND s.setdatabase = 0", 1, v2, err, errlen,
 		"params.role");
 	if (!r) {
@@ -1394,16 +1561,24 @@ static char *role_sql(PGconn *c, const char *role, const char *setting, const ch
 /* The server's verdict on value for setting: set_config in a transaction
  * (or a savepoint) that is rolled back. When cockpit's role may not set a
  * superuser setting, the type is checked from pg_settings instead and
- * ALTER ROLE itself checks the rest when it runs. */
-static int value_check(PGconn *c, const char *setting, const char *value, char *err,
-		       size_t errlen)
+ * ALTER ROLE itself checks the rest when it runs. The memo keeps the whole
+ * sequence's outcome under the set_config statement when the server
+ * accepted the value; a refusal is asked again. */
+static int value_check(struct action_memo *m, PGconn *c, const char *setting, const char *value,
+		       char *err, size_t errlen)
 {
+	static const char set_sql[] = "/* cockpit action: value check */ SELECT set_config($1, $2, true)";
 	bool in_tx = PQtransactionStatus(c) != PQTRANS_IDLE;
 	const char *v[2] = { setting, value };
-	PGresult *r;
+	PGresult *r, *set;
 	char msg[512];
 	int rc = 0;
 
+	r = action_memo_get(m, c, set_sql, 2, v);
+	if (r) {
+		PQclear(r);
+		return 0;
+	}
 	r = PQexec(c, in_tx ? "/* cockpit action: value check */ SAVEPOINT cockpit_value_check" :
 			     "/* cockpit action: value check */ BEGIN");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -1413,11 +1588,11 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 			    "connection", msg);
 	}
 	PQclear(r);
-	r = PQexecParams(c, "/* cockpit action: value check */ SELECT set_config($1, $2, true)", 2, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
-		server_message(r, c, msg, sizeof(msg));
+	set = PQexecParams(c, set_sql, 2, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(set) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(set, PG_DIAG_SQLSTATE);
+		const char *hint = PQresultErrorField(set, PG_DIAG_MESSAGE_HINT);
+		server_message(set, c, msg, sizeof(msg));
 		if (state && strcmp(state, "42501") == 0) {
 			rc = 1; /* not allowed to try: fall back to the type check */
 		} else {
@@ -1426,10 +1601,13 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 				  hint ? hint : "");
 		}
 	}
-	PQclear(r);
 	r = PQexec(c, in_tx ? "/* cockpit action: value check */ ROLLBACK TO SAVEPOINT cockpit_value_check" :
 			     "/* cockpit action: value check */ ROLLBACK");
+	/* Accepted and rolled back: the round may take the verdict as it is. */
+	if (rc == 0 && PQresultStatus(r) == PGRES_COMMAND_OK)
+		action_memo_put(m, c, set_sql, 2, v, set);
 	PQclear(r);
+	PQclear(set);
 	if (in_tx) {
 		r = PQexec(c, "/* cockpit action: value check */ RELEASE SAVEPOINT cockpit_value_check");
 		PQclear(r);
@@ -1437,7 +1615,7 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 	if (rc <= 0)
 		return rc;
 
-	r = run(c, "SELECT vartype, coalesce(enumvals::text, '') FROM pg_settings WHERE name = $1",
+	r = run(m, c, "SELECT vartype, coalesce(enumvals::text, '') FROM pg_settings WHERE name = $1",
 		1, v, err, errlen, "params.value");
 	if (!r)
 		return -1;
@@ -1475,11 +1653,12 @@ static int value_check(PGconn *c, const char *setting, const char *value, char *
 /* A role default on a superuser also binds the administrators' and the
  * maintenance jobs' sessions: such a change is high risk, and the diff
  * says why. */
-static void role_superuser_note(PGconn *c, const char *role, struct proposal *p)
+static void role_superuser_note(struct action_memo *m, PGconn *c, const char *role,
+				struct proposal *p)
 {
 	const char *v[1] = { role };
-	PGresult *r = PQexecParams(c, "/* cockpit action */ SELECT rolsuper FROM pg_roles "
-				   "WHERE rolname = $1", 1, NULL, v, NULL, NULL, 0);
+	PGresult *r = exec_memo(m, c, "/* cockpit action */ SELECT rolsuper FROM pg_roles "
+				"WHERE rolname = $1", 1, v);
 	bool super = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
 		     strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 
@@ -1505,15 +1684,16 @@ static int prepare_alter_role_set(const struct action_ctx *ctx, const json_t *pa
 				  struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	struct role_setting rs;
 	const char *role, *value;
 	char *sql, *rollback, *stored;
 	size_t n;
 
-	if (role_setting_load(c, params, &rs, &role, err, errlen) < 0)
+	if (role_setting_load(m, c, params, &rs, &role, err, errlen) < 0)
 		return -1;
 	if (param_string(params, "value", true, &value, err, errlen) < 0 ||
-	    value_check(c, rs.name, value, err, errlen) < 0) {
+	    value_check(m, c, rs.name, value, err, errlen) < 0) {
 		role_setting_release(&rs);
 		return -1;
 	}
@@ -1539,7 +1719,7 @@ static int prepare_alter_role_set(const struct action_ctx *ctx, const json_t *pa
 	p->rollback_sql = rollback;
 	free(p->diff);
 	p->diff = role_diff(role, &rs, value);
-	role_superuser_note(c, role, p);
+	role_superuser_note(m, c, role, p);
 	n = strlen(role) + 6;
 	char *t = xmalloc(n);
 	snprintf(t, n, "role %s", role);
@@ -1562,12 +1742,13 @@ static int prepare_alter_role_reset(const struct action_ctx *ctx, const json_t *
 				    struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	struct role_setting rs;
 	const char *role;
 	char *sql, *rollback;
 	size_t n;
 
-	if (role_setting_load(c, params, &rs, &role, err, errlen) < 0)
+	if (role_setting_load(m, c, params, &rs, &role, err, errlen) < 0)
 		return -1;
 	const char *old = role_current(&rs);
 	if (!old) {
@@ -1616,6 +1797,7 @@ static int prepare_revoke(const struct action_ctx *ctx, const json_t *params,
 			  struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *role, *priv_in, *table, *schema, *priv = NULL;
 	char roid[16];
 	struct rel t;
@@ -1645,14 +1827,14 @@ static int prepare_revoke(const struct action_ctx *ctx, const json_t *params,
 		return fail(err, errlen, "params.privilege: ALL needs a table, not a schema — the "
 			    "rollback must restore exactly the grants that were there; revoke one "
 			    "privilege at a time");
-	if (role_resolve(c, role, roid, err, errlen) < 0)
+	if (role_resolve(m, c, role, roid, err, errlen) < 0)
 		return -1;
-	if (table && rel_resolve(c, "table", table, "rpvmf", "a table or view", "revoke", &t,
+	if (table && rel_resolve(m, c, "table", table, "rpvmf", "a table or view", "revoke", &t,
 				 err, errlen) < 0)
 		return -1;
 	if (schema) {
 		const char *vs[1] = { schema };
-		r = run(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, vs, err, errlen,
+		r = run(m, c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, vs, err, errlen,
 			"params.schema");
 		if (!r)
 			goto out;
@@ -1667,7 +1849,7 @@ static int prepare_revoke(const struct action_ctx *ctx, const json_t *params,
 
 	/* the role's direct grants on the table(s), every privilege */
 	const char *v[3] = { roid, table ? t.oid : NULL, schema };
-	r = run(c, "SELECT c.oid, n.nspname, c.relname, a.privilege_type, a.is_grantable "
+	r = run(m, c, "SELECT c.oid, n.nspname, c.relname, a.privilege_type, a.is_grantable "
 		   "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, "
 		   "aclexplode(c.relacl) AS a "
 		   "WHERE a.grantee = $1::oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
@@ -1783,6 +1965,7 @@ static int prepare_drop_slot(const struct action_ctx *ctx, const json_t *params,
 			     struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	const char *slot;
 	struct strbuf sb = STRBUF_INIT;
 	PGresult *r;
@@ -1791,7 +1974,7 @@ static int prepare_drop_slot(const struct action_ctx *ctx, const json_t *params,
 	if (param_string(params, "slot", true, &slot, err, errlen) < 0)
 		return -1;
 	const char *v[1] = { slot };
-	r = run(c, "SELECT slot_type, coalesce(plugin::text, ''), coalesce(database::text, ''), "
+	r = run(m, c, "SELECT slot_type, coalesce(plugin::text, ''), coalesce(database::text, ''), "
 		   "active, coalesce(active_pid, 0), coalesce(restart_lsn::text, 'none'), "
 		   "CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL "
 		   "ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END, "
@@ -1803,7 +1986,7 @@ static int prepare_drop_slot(const struct action_ctx *ctx, const json_t *params,
 		return -1;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
-		r = run(c, "SELECT coalesce(string_agg(slot_name::text, ', ' ORDER BY slot_name), "
+		r = run(m, c, "SELECT coalesce(string_agg(slot_name::text, ', ' ORDER BY slot_name), "
 			   "'none') FROM pg_replication_slots", 0, NULL, err, errlen, "params.slot");
 		if (!r)
 			return -1;
@@ -1858,11 +2041,12 @@ static int prepare_rotate_logfile(const struct action_ctx *ctx, const json_t *pa
 				  struct proposal *p, char *err, size_t errlen)
 {
 	PGconn *c = ctx->conn;
+	struct action_memo *m = ctx->memo;
 	struct strbuf sb = STRBUF_INIT;
 	PGresult *r;
 
 	(void)params;
-	r = run(c, "SELECT current_setting('logging_collector')", 0, NULL, err, errlen,
+	r = run(m, c, "SELECT current_setting('logging_collector')", 0, NULL, err, errlen,
 		"rotate_logfile");
 	if (!r)
 		return -1;

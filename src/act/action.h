@@ -41,6 +41,13 @@
  *
  * Thread affinity: the table is static and read-only; prepare() runs on the
  * thread that owns ctx->conn.
+ *
+ * A diagnosis round prepares many proposals that check the same facts (ten
+ * agents of one role: ten times the same role, setting and value checks).
+ * With ctx->memo, a round's identical read-only check — the same SQL text
+ * with the same parameter values on the same connection — runs once and its
+ * result is reused (struct action_memo below). Without it (NULL) every check
+ * runs live, as the executor's always do.
  */
 #ifndef COCKPIT_ACT_ACTION_H
 #define COCKPIT_ACT_ACTION_H
@@ -79,10 +86,14 @@ struct action_param {
 	const char *help;
 };
 
+struct action_memo;
+
 struct action_ctx {
 	PGconn *conn;                   /* catalog checks, escaping and before-state; required */
 	const struct snapshot *snap;    /* sessions for pid guards and targets; may be NULL */
 	const struct config *cfg;       /* policy limits, shell actions; required */
+	struct action_memo *memo;       /* borrowed: the round's memo of catalog checks, or
+	                                   NULL (every check live) */
 };
 
 struct action_def {
@@ -150,5 +161,44 @@ int action_prepare(const struct action_ctx *ctx, const char *name, const json_t 
  * only one in public. Shell actions cannot be edited.
  */
 int action_check_sql(const struct proposal *p, const char *sql, char *err, size_t errlen);
+
+/*
+ * action_memo: the results of one diagnosis round's read-only catalog
+ * checks, so an identical check runs once a round. The key is the exact SQL
+ * text (its cockpit tag included) and every parameter value (NULL apart
+ * from ''), on one connection (the PGconn and its backend pid: a reconnect
+ * never sees the old session's results). Only successful results
+ * (PGRES_TUPLES_OK) are kept: a failed check runs again the next time it is
+ * asked. prepare() memoises its catalog SELECTs and, as a whole, the value
+ * check's BEGIN / set_config / ROLLBACK when the server accepted the value;
+ * diagnose memoises the runbooks' context queries (think/diagnose.h).
+ *
+ * Lifetime: one round. The caller creates it when the round starts and
+ * frees it when the round ends (diagnose_all, the brain's round); nothing is
+ * ever reused across rounds, since the catalog may change between them.
+ * Never give a memo to anything that executes: the executor's guards and
+ * re-checks always run live (DESIGN.md safety rules).
+ *
+ * Bounded: at most ACTION_MEMO_MAX_ENTRIES results and ACTION_MEMO_MAX_BYTES
+ * of keys and values; past either, results are not kept (checks run live).
+ * Thread affinity: the thread that owns the connection; no locking.
+ */
+#define ACTION_MEMO_MAX_ENTRIES 256
+#define ACTION_MEMO_MAX_BYTES (1024 * 1024)
+
+struct action_memo *action_memo_new(void);
+void action_memo_free(struct action_memo *m);
+/* A copy (the caller PQclear()s it) of the result remembered for sql with
+ * the n values v on conn, or NULL: not asked yet this round, or m is NULL. */
+PGresult *action_memo_get(struct action_memo *m, PGconn *conn, const char *sql, int n,
+			  const char *const *v);
+/* Remember a copy of r as the result of sql with the n values v on conn;
+ * does nothing when m is NULL, r is not PGRES_TUPLES_OK or the memo is full. */
+void action_memo_put(struct action_memo *m, PGconn *conn, const char *sql, int n,
+		     const char *const *v, const PGresult *r);
+/* How many action_memo_get() calls found a result, and how many results
+ * are kept (what tests look at; 0 for NULL). */
+size_t action_memo_hits(const struct action_memo *m);
+size_t action_memo_size(const struct action_memo *m);
 
 #endif

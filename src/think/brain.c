@@ -10,6 +10,12 @@
  * seen, first proposal, the evidence signature it last diagnosed, the
  * proposal ids it audited); a memo whose incident is gone is audited as
  * cleared and dropped.
+ *
+ * The incidents one round diagnoses share the round's catalog checks
+ * (struct action_memo of act/action.h, not the memos above): ten agents of
+ * one role check that role, its settings and the proposed value once a
+ * round. It is made when the round starts and freed when it ends, so no
+ * check outlives its round.
  */
 #include "think/brain.h"
 
@@ -390,7 +396,7 @@ static void operator_incidents(struct brain *b, const struct snapshot *s, PGconn
 			continue;
 		}
 		if (!r->p && !r->refused && conn) {
-			struct action_ctx actx = { conn, s, b->o.cfg };
+			struct action_ctx actx = { .conn = conn, .snap = s, .cfg = b->o.cfg };
 			json_t *params = json_pack("{s:[i]}", "pids", r->pid);
 			struct proposal *p = proposal_new();
 			char err[512] = "";
@@ -489,6 +495,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	PGconn *conn = pgconn_keeper_get(&b->conn);
 	double now = (double)clock_wall_us() / 1e6;
 	struct board *nb = xcalloc(1, sizeof(*nb));
+	struct action_memo *checks = action_memo_new();  /* this round's only */
 	bool catalog;
 
 	for (size_t i = 0; i < b->nmemos; i++)
@@ -516,6 +523,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	gc.cfg = b->o.cfg;
 	gc.runbooks = b->o.runbooks;
 	gc.policy = b->o.policy;
+	gc.memo = checks;
 
 	nb->times = xcalloc(list.n ? list.n : 1, sizeof(*nb->times));
 	for (size_t i = 0; i < list.n; i++) {
@@ -616,6 +624,7 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 		b->memos[i] = b->memos[--b->nmemos];
 	}
 
+	action_memo_free(checks);
 	atomic_init(&nb->refs, 1);
 	nb->snapshot_seq = s->stats.seq;
 	nb->at = now;

@@ -115,29 +115,36 @@ static void one_line(char *s)
 		s[n - 1] = '\0';
 }
 
-/* Each query in its own savepoint of one READ ONLY transaction: a failing
- * query costs its own rows, not the others'. */
-static json_t *run_context(PGconn *conn, const struct runbook *rb, const json_t *ev)
+/* The context transaction: READ ONLY, with its timeouts. */
+static bool context_begin(PGconn *conn, json_t *ctx)
 {
-	json_t *ctx = json_object();
-	char buf[192];
+	char buf[192], msg[512];
 
-	if (rb->ncontext == 0)
-		return ctx;
 	/* one round trip; each statement tagged (pg_stat_statements keeps
 	 * them apart) */
 	snprintf(buf, sizeof(buf), "BEGIN READ ONLY; /* cockpit diagnose */ SET LOCAL "
 		 "statement_timeout = %d; /* cockpit diagnose */ SET LOCAL lock_timeout = %d",
 		 DIAGNOSE_CONTEXT_TIMEOUT_MS, DIAGNOSE_CONTEXT_TIMEOUT_MS);
-	if (!exec_ok(conn, buf)) {
-		char msg[512];
+	if (exec_ok(conn, buf))
+		return true;
+	snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+	one_line(msg);
+	exec_ok(conn, "ROLLBACK");
+	json_object_clear(ctx);
+	json_object_set_new(ctx, "error", json_string(msg));
+	return false;
+}
 
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-		one_line(msg);
-		exec_ok(conn, "ROLLBACK");
-		json_object_set_new(ctx, "error", json_string(msg));
-		return ctx;
-	}
+/* Each query in its own savepoint of one READ ONLY transaction: a failing
+ * query costs its own rows, not the others'. A query the round's memo
+ * answers (the same SQL and values earlier in the round) is not sent; the
+ * transaction is opened for the first one it does not. */
+static json_t *run_context(PGconn *conn, struct action_memo *memo, const struct runbook *rb,
+			   const json_t *ev)
+{
+	json_t *ctx = json_object();
+	bool open = false;
+
 	for (size_t i = 0; i < rb->ncontext; i++) {
 		const struct runbook_query *q = &rb->context[i];
 		json_t *args = q->args ? bind_args(q->args, ev, &(const char *){ NULL }) : json_array();
@@ -145,30 +152,45 @@ static json_t *run_context(PGconn *conn, const struct runbook *rb, const json_t 
 		const char **vals = xcalloc(n ? n : 1, sizeof(*vals));
 		struct strbuf sql = STRBUF_INIT;
 		PGresult *r;
+		json_t *rows;
 
 		for (size_t k = 0; k < n; k++)
 			vals[k] = json_string_value(json_array_get(args, k));
 		strbuf_addf(&sql, "/* cockpit diagnose: %s/%s */ %s", rb->name, q->name, q->sql);
-		exec_ok(conn, "SAVEPOINT cockpit_context");
-		r = PQexecParams(conn, sql.buf, (int)n, NULL, vals, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-			json_object_set_new(ctx, q->name, rows_json(r));
-			exec_ok(conn, "RELEASE SAVEPOINT cockpit_context");
-		} else {
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "context query '%s' of runbook '%s' failed: %s",
-				 q->name, rb->name, PQresultErrorMessage(r));
-			one_line(msg);
-			json_object_set_new(ctx, q->name, json_pack("{s:s}", "error", msg));
-			exec_ok(conn, "ROLLBACK TO SAVEPOINT cockpit_context");
+		r = action_memo_get(memo, conn, sql.buf, (int)n, vals);
+		if (!r && !open && !(open = context_begin(conn, ctx))) {
+			strbuf_release(&sql);
+			free(vals);
+			json_decref(args);
+			return ctx;
 		}
+		if (r) {
+			rows = rows_json(r);
+		} else {
+			exec_ok(conn, "SAVEPOINT cockpit_context");
+			r = PQexecParams(conn, sql.buf, (int)n, NULL, vals, NULL, NULL, 0);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+				action_memo_put(memo, conn, sql.buf, (int)n, vals, r);
+				rows = rows_json(r);
+				exec_ok(conn, "RELEASE SAVEPOINT cockpit_context");
+			} else {
+				char msg[512];
+
+				snprintf(msg, sizeof(msg), "context query '%s' of runbook '%s' failed: %s",
+					 q->name, rb->name, PQresultErrorMessage(r));
+				one_line(msg);
+				rows = json_pack("{s:s}", "error", msg);
+				exec_ok(conn, "ROLLBACK TO SAVEPOINT cockpit_context");
+			}
+		}
+		json_object_set_new(ctx, q->name, rows);
 		PQclear(r);
 		strbuf_release(&sql);
 		free(vals);
 		json_decref(args);
 	}
-	exec_ok(conn, "ROLLBACK");
+	if (open)
+		exec_ok(conn, "ROLLBACK");
 	return ctx;
 }
 
@@ -263,7 +285,8 @@ static void copy_verify(struct proposal_verify *dst, const struct proposal_verif
 static struct proposal *propose(const struct diagnose_ctx *ctx, const struct runbook *rb,
 				const struct runbook_action *ra, struct incident *in, const json_t *view)
 {
-	struct action_ctx actx = { ctx->conn, ctx->snap, ctx->cfg };
+	struct action_ctx actx = { .conn = ctx->conn, .snap = ctx->snap, .cfg = ctx->cfg,
+				   .memo = ctx->memo };
 	json_t *params = json_object(), *t;
 	const char *name, *missing = NULL;
 	struct proposal *p;
@@ -368,7 +391,7 @@ size_t diagnose_incident(const struct diagnose_ctx *ctx, struct incident *in)
 	if (rb->detector && strcmp(rb->detector, "slow_query") == 0)
 		analyse_slow_query(ctx, rb, in);
 	json_decref(in->context);
-	in->context = run_context(ctx->conn, rb, in->evidence);
+	in->context = run_context(ctx->conn, ctx->memo, rb, in->evidence);
 	/* The detector already knows nothing may be done (a prepared transaction,
 	 * cockpit's own session): report only. */
 	if (in->escalation)
@@ -402,9 +425,14 @@ size_t diagnose_incident(const struct diagnose_ctx *ctx, struct incident *in)
 
 size_t diagnose_all(const struct diagnose_ctx *ctx, struct incident_list *l)
 {
+	struct diagnose_ctx round = *ctx;
+	struct action_memo *own = NULL;
 	size_t n = 0;
 
+	if (!round.memo)
+		round.memo = own = action_memo_new();
 	for (size_t i = 0; i < l->n; i++)
-		n += diagnose_incident(ctx, &l->v[i]);
+		n += diagnose_incident(&round, &l->v[i]);
+	action_memo_free(own);
 	return n;
 }

@@ -20,6 +20,14 @@
  * from its detector gets its context but no proposals. Verification
  * arguments are bound to text with runbook_bind_param().
  *
+ * One round of diagnosis checks the same facts many times (ten agents of
+ * one role: ten times its settings and the same ALTER ROLE checks). With
+ * ctx->memo (act/action.h: struct action_memo) the round's identical
+ * catalog checks and context queries — the same SQL and values on conn —
+ * run once; the context transaction is opened only for a query the memo
+ * does not answer. diagnose_all() is a round of its own; the brain makes one
+ * memo a round for all the incidents it diagnoses.
+ *
  * Runs on the thread that owns conn (the brain thread, or main for
  * `cockpit diagnose`). Never executes anything.
  */
@@ -31,6 +39,7 @@
 
 #include "think/detect.h"
 
+struct action_memo;
 struct config;
 struct snapshot;
 struct policy_state;
@@ -42,13 +51,16 @@ struct diagnose_ctx {
 	const struct runbook_set *runbooks;  /* required */
 	struct policy_state *policy;         /* may be NULL */
 	double now;                          /* epoch seconds, for policy */
+	struct action_memo *memo;            /* borrowed: this round's memo of checks, or NULL
+	                                        (each incident checks live) */
 };
 
 /* Fill in->proposals (and in->context, in->escalation). Returns the number
  * of proposals. Call once per incident (the brain diagnoses a new incident
  * or one whose evidence changed, which is a new struct incident). */
 size_t diagnose_incident(const struct diagnose_ctx *ctx, struct incident *in);
-/* All of them. */
+/* All of them, as one round: with ctx->memo NULL, a memo of its own for
+ * the call (freed before it returns), else the caller's. */
 size_t diagnose_all(const struct diagnose_ctx *ctx, struct incident_list *l);
 
 #endif

@@ -180,7 +180,7 @@ int llmdiag_validate(const struct llmdiag_opts *o, struct incident *in, const ch
 	size_t n;
 	const struct action_def *all = action_all(&n);
 	const char **names = xmalloc((n + 1) * sizeof(*names));
-	struct action_ctx actx = { o->conn, o->snap, o->cfg };
+	struct action_ctx actx = { .conn = o->conn, .snap = o->snap, .cfg = o->cfg };
 	int64_t t0 = clock_mono_ms();
 
 	for (size_t i = 0; i < n; i++)

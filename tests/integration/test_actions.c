@@ -12,6 +12,12 @@
  * its GRANT, VACUUM, dropping a slot — each checked with the proposal's own
  * verify query.
  *
+ * The round's memo (struct action_memo): the same alter_role_set prepared
+ * three times in one round checks the role, the setting, the value and
+ * the superuser flag once (pg_stat_statements of the monitor role) and
+ * renders the same proposal; a refused value is asked again; a new round
+ * checks again and sees what changed in between.
+ *
  * Objects are prefixed h2act_ and dropped at the end.
  */
 #include <setjmp.h>
@@ -35,6 +41,7 @@
 static PGconn *adm;        /* superuser: setup and running the rendered SQL */
 static PGconn *mon;        /* cockpit's monitor role: the prepare connection */
 static struct config cfg;
+static struct action_memo *round_memo; /* what prep() and refused() check through; NULL: live */
 static struct config_shell_action shell;
 static char *shell_argv[4];
 static char sh_gzip[] = "/usr/bin/gzip", sh_level[] = "-9", sh_file[] = "{file}",
@@ -107,7 +114,7 @@ static int teardown(void **state)
 /* prepare name with params (JSON text); returns the proposal or fails. */
 static struct proposal *prep(const struct snapshot *snap, const char *name, const char *params)
 {
-	struct action_ctx ctx = { mon, snap, &cfg };
+	struct action_ctx ctx = { .conn = mon, .snap = snap, .cfg = &cfg, .memo = round_memo };
 	struct proposal *p = proposal_new();
 	json_t *j = params ? json_loads(params, 0, NULL) : NULL;
 	char err[1024];
@@ -127,7 +134,7 @@ static struct proposal *prep(const struct snapshot *snap, const char *name, cons
 static void refused(const struct snapshot *snap, const char *name, const char *params,
 		    const char *want)
 {
-	struct action_ctx ctx = { mon, snap, &cfg };
+	struct action_ctx ctx = { .conn = mon, .snap = snap, .cfg = &cfg, .memo = round_memo };
 	struct proposal *p = proposal_new();
 	json_t *j = params ? json_loads(params, 0, NULL) : NULL;
 	char err[1024] = "";
@@ -609,6 +616,82 @@ static void test_roles(void **state)
 	assert_int_equal(PQtransactionStatus(mon), PQTRANS_IDLE);
 }
 
+/* ------------------------------------------------------------ round memo */
+
+/* The monitor role's pg_stat_statements calls of statements starting with
+ * prefix since statements_reset(). */
+static void statements_reset(void)
+{
+	tp_statements_reset(adm, PQuser(mon));
+}
+
+static long long calls_of(const char *prefix)
+{
+	return tp_statement_calls(adm, PQuser(mon), prefix);
+}
+
+#define CHECK_ROLE     "/* cockpit action: params.role */ SELECT oid FROM pg_roles"
+#define CHECK_CFG      "/* cockpit action: params.role */ SELECT cfg FROM pg_db_role_setting"
+#define CHECK_SETTING  "/* cockpit action: params.setting */ SELECT"
+#define CHECK_SUPER    "/* cockpit action */ SELECT rolsuper"
+#define CHECK_BEGIN    "/* cockpit action: value check */ BEGIN"
+#define CHECK_SET      "/* cockpit action: value check */ SELECT set_config"
+
+static void test_memo_round(void **state)
+{
+	static const char params[] =
+		"{\"role\": \"h2act_agent\", \"setting\": \"statement_timeout\", \"value\": \"7s\"}";
+	static const char *const checks[] = { CHECK_ROLE, CHECK_CFG, CHECK_SETTING, CHECK_SUPER,
+					      CHECK_BEGIN, CHECK_SET };
+	struct proposal *live, *p[3];
+
+	(void)state;
+	live = prep(NULL, "alter_role_set", params);
+	statements_reset();
+
+	/* One round, three times the same proposal: each check once. */
+	round_memo = action_memo_new();
+	for (size_t i = 0; i < 3; i++)
+		p[i] = prep(NULL, "alter_role_set", params);
+	for (size_t k = 0; k < sizeof(checks) / sizeof(checks[0]); k++) {
+		if (calls_of(checks[k]) != 1)
+			fail_msg("%s ran %lld times in one round, want once", checks[k], calls_of(checks[k]));
+	}
+	assert_true(action_memo_hits(round_memo) > 0);
+	/* and what the memo answered renders what the live checks rendered */
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(p[i]->sql, live->sql);
+		assert_string_equal(p[i]->rollback_sql, live->rollback_sql);
+		assert_string_equal(p[i]->diff, live->diff);
+		assert_string_equal(p[i]->target, live->target);
+		assert_int_equal(p[i]->risk, live->risk);
+		proposal_free(p[i]);
+	}
+	proposal_free(live);
+
+	/* A value the server refuses is not remembered: asked each time. */
+	refused(NULL, "alter_role_set", "{\"role\": \"h2act_agent\", \"setting\": \"statement_timeout\", \"value\": \"5 parsecs\"}",
+		"params.value: the server rejects");
+	refused(NULL, "alter_role_set", "{\"role\": \"h2act_agent\", \"setting\": \"statement_timeout\", \"value\": \"5 parsecs\"}",
+		"params.value: the server rejects");
+	assert_int_equal(calls_of(CHECK_BEGIN), 3);
+	assert_int_equal(calls_of(CHECK_SETTING), 1);
+	assert_int_equal(PQtransactionStatus(mon), PQTRANS_IDLE);
+	action_memo_free(round_memo);
+
+	/* The next round checks again, and sees what changed in between. */
+	tp_exec(adm, "ALTER ROLE h2act_agent SET statement_timeout = '7s'");
+	round_memo = action_memo_new();
+	refused(NULL, "alter_role_set", params, "role h2act_agent already has statement_timeout=7s");
+	assert_int_equal(calls_of(CHECK_ROLE), 2);
+	assert_int_equal(calls_of(CHECK_CFG), 2);
+	assert_int_equal(calls_of(CHECK_SETTING), 2);
+	assert_int_equal(calls_of(CHECK_SET), 2);
+	action_memo_free(round_memo);
+	round_memo = NULL;
+	tp_exec(adm, "ALTER ROLE h2act_agent RESET statement_timeout");
+}
+
 /* ---------------------------------------------------------------- revoke */
 
 static bool has_priv(const char *priv)
@@ -754,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_create_and_drop_index),
 		cmocka_unit_test(test_vacuum_analyze),
 		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_memo_round),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_slots_and_server),
 		cmocka_unit_test(test_shell),

@@ -11,6 +11,13 @@
  * Precision too: a healthy server's sessions are never named by an
  * incident, a waiter is never a target, a plain lock wait is not a deadlock.
  *
+ * One round, one memo: three agent-runaway incidents of one role, diagnosed
+ * together, send each of their identical checks (the role, its settings,
+ * the setting, the value, the context queries) once — pg_stat_statements of
+ * the monitor role says so — and come out with the same proposals; the next
+ * diagnose_all() sends them again, and so does each incident diagnosed
+ * without a memo.
+ *
  * Drills whose incident needs a threshold no sandbox reaches (disk 85%,
  * 90% of max_connections, a minute idle in transaction) lower that one
  * threshold in the test's config, as each drill's comment says.
@@ -492,6 +499,106 @@ static void test_healthy_sessions_are_never_named(void **state)
 		PQfinish(c[i]);
 }
 
+/* Forget in's proposals, to diagnose it again. */
+static void drop_proposals(struct incident *in)
+{
+	for (size_t i = 0; i < in->nproposals; i++)
+		proposal_free(in->proposals[i]);
+	free(in->proposals);
+	in->proposals = NULL;
+	in->nproposals = 0;
+}
+
+/* An agent-runaway incident of agent id for role, as the detector writes
+ * it, with no session of its own (only the role's proposal applies). */
+static void add_runaway(struct env *e, struct incident_list *l, const char *id, const char *role)
+{
+	char key[64];
+	json_t *ev = json_pack("{s:{s:s, s:i, s:i, s:i}, s:[s], s:[], s:i, s:[], s:i, s:[], s:s, "
+			       "s:[{s:s, s:i}], s:s}",
+			       "agent", "agent_id", id, "sessions", 0, "active", 0, "idle", 0,
+			       "reasons", "sessions", "active_pids", "active_count", 0,
+			       "idle_pids", "idle_count", 0, "sessions", "role", role,
+			       "roles", "name", role, "count", 1, "suggested_statement_timeout", "90s");
+
+	assert_non_null(ev);
+	snprintf(key, sizeof(key), "agent-runaway/%s", id);
+	incident_list_add(l, need(e, "agent-runaway"), key, "an agent of the memo test", ev);
+}
+
+static void test_round_memo(void **state)
+{
+	static const char *const checks[] = {
+		"/* cockpit action: params.role */ SELECT oid FROM pg_roles",
+		"/* cockpit action: params.role */ SELECT cfg FROM pg_db_role_setting",
+		"/* cockpit action: params.setting */ SELECT",
+		"/* cockpit action */ SELECT rolsuper",
+		"/* cockpit action: value check */ BEGIN",
+		"/* cockpit action: value check */ SELECT set_config",
+		"/* cockpit diagnose: agent-runaway/agent_sessions */",
+		"/* cockpit diagnose: agent-runaway/role_settings */",
+		"/* cockpit diagnose */ BEGIN READ ONLY",
+	};
+	struct env *e = *state;
+	struct incident_list l = { NULL, 0 };
+	struct diagnose_ctx gc;
+	PGconn *su = tp_connect("diagnose-memo");
+	const char *mon = PQuser(e->conn);
+	struct proposal *first;
+
+	tp_exec(su, "DROP ROLE IF EXISTS h_memo_agent; CREATE ROLE h_memo_agent; "
+		    "ALTER ROLE h_memo_agent SET work_mem = '8MB'");
+	observe(e);  /* a snapshot, as diagnose needs one */
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "memo_%d", i);
+		add_runaway(e, &l, id, "h_memo_agent");
+	}
+	gc = (struct diagnose_ctx){ .conn = e->conn, .snap = e->snap, .cfg = &e->cfg,
+				    .runbooks = &e->set, .now = (double)clock_wall_us() / 1e6 };
+	tp_statements_reset(su, mon);
+
+	/* One round: each check once, the same proposal for each incident. */
+	assert_int_equal(diagnose_all(&gc, &l), 3);
+	for (size_t k = 0; k < sizeof(checks) / sizeof(checks[0]); k++)
+		if (tp_statement_calls(su, mon, checks[k]) != 1)
+			fail_msg("%s ran %lld times in one round of 3 incidents, want once", checks[k],
+				 tp_statement_calls(su, mon, checks[k]));
+	first = expect_proposal(&l.v[0], "alter_role_set");
+	assert_string_equal(first->sql, "ALTER ROLE \"h_memo_agent\" SET \"statement_timeout\" = '90s'");
+	for (size_t i = 1; i < l.n; i++) {
+		struct proposal *p = expect_proposal(&l.v[i], "alter_role_set");
+
+		assert_string_equal(p->sql, first->sql);
+		assert_string_equal(p->rollback_sql, first->rollback_sql);
+		assert_string_equal(p->diff, first->diff);
+		assert_true(json_equal(l.v[i].context, l.v[0].context));
+	}
+	/* the role's one row of settings, in every incident's context */
+	assert_int_equal(json_array_size(json_object_get(l.v[0].context, "role_settings")), 1);
+	assert_int_equal(PQtransactionStatus(e->conn), PQTRANS_IDLE);
+
+	/* The next round asks again: nothing is kept between rounds. */
+	for (size_t i = 0; i < l.n; i++)
+		drop_proposals(&l.v[i]);
+	assert_int_equal(diagnose_all(&gc, &l), 3);
+	for (size_t k = 0; k < sizeof(checks) / sizeof(checks[0]); k++)
+		assert_int_equal(tp_statement_calls(su, mon, checks[k]), 2);
+
+	/* No memo: each incident checks live. */
+	for (size_t i = 0; i < l.n; i++) {
+		drop_proposals(&l.v[i]);
+		assert_int_equal(diagnose_incident(&gc, &l.v[i]), 1);
+	}
+	for (size_t k = 0; k < sizeof(checks) / sizeof(checks[0]); k++)
+		assert_int_equal(tp_statement_calls(su, mon, checks[k]), 5);
+
+	incident_list_release(&l);
+	tp_exec(su, "DROP ROLE h_memo_agent");
+	PQfinish(su);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_bloat),
 		cmocka_unit_test(test_disk_space),
 		cmocka_unit_test(test_connection_exhaustion),
+		cmocka_unit_test(test_round_memo),
 	};
 
 	return cmocka_run_group_tests_name("diagnose", tests, setup, teardown);

@@ -35,7 +35,8 @@ void tp_observe(const struct config *cfg, const struct runbook_set *set, PGconn 
 	assert_true((*snap)->connected);
 	dc = (struct detect_ctx){ *snap, cfg, set, conn };
 	detect_run(&dc, incidents);
-	gc = (struct diagnose_ctx){ conn, *snap, cfg, set, NULL, (double)clock_wall_us() / 1e6 };
+	gc = (struct diagnose_ctx){ .conn = conn, .snap = *snap, .cfg = cfg, .runbooks = set,
+				    .now = (double)clock_wall_us() / 1e6 };
 	diagnose_all(&gc, incidents);
 }
 

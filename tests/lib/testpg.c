@@ -116,6 +116,34 @@ bool tp_wait(PGconn *c, const char *cond, int timeout_ms)
 	return false;
 }
 
+void tp_statements_reset(PGconn *su, const char *role)
+{
+	const char *v[1] = { role };
+	PGresult *r = PQexecParams(su, "SELECT pg_stat_statements_reset("
+				       "(SELECT oid FROM pg_roles WHERE rolname = $1), 0, 0)",
+				   1, NULL, v, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("pg_stat_statements_reset: %s", PQerrorMessage(su));
+	PQclear(r);
+}
+
+long long tp_statement_calls(PGconn *su, const char *role, const char *prefix)
+{
+	const char *v[2] = { role, prefix };
+	PGresult *r = PQexecParams(su, "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s "
+				       "JOIN pg_roles r ON r.oid = s.userid "
+				       "WHERE r.rolname = $1 AND starts_with(s.query, $2)",
+				   2, NULL, v, NULL, NULL, 0);
+	long long n;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("pg_stat_statements: %s", PQerrorMessage(su));
+	n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
 char *tp_cockpit_output(const char *args, int *rc)
 {
 	char cmd[4096], *out = NULL;

@@ -26,6 +26,10 @@ ExecStatusType tp_finish(PGconn *c, int timeout_ms, char *sqlstate);
 int tp_pid(PGconn *c);
 /* Poll until `SELECT <cond>` is true (<= timeout_ms); returns success. */
 bool tp_wait(PGconn *c, const char *cond, int timeout_ms);
+/* pg_stat_statements on su (a superuser connection): forget role's
+ * entries; how many times role ran statements starting with prefix since. */
+void tp_statements_reset(PGconn *su, const char *role);
+long long tp_statement_calls(PGconn *su, const char *role, const char *prefix);
 /* Run "$COCKPIT_BIN args" and parse stdout as JSON; *rc gets the exit code.
  * Returns NULL when stdout is not JSON (stderr is left on the test's). */
 json_t *tp_cockpit_json(const char *args, int *rc);
