@@ -132,20 +132,6 @@ static char *monitor_role(void)
 	return u;
 }
 
-/* Forget pg_stat_statements' entries of role (from now on, only what this
- * test makes it send). */
-static void statements_reset(PGconn *su, const char *role)
-{
-	const char *v[1] = { role };
-	PGresult *r = PQexecParams(su, "SELECT pg_stat_statements_reset("
-				       "(SELECT oid FROM pg_roles WHERE rolname = $1), 0, 0)",
-				   1, NULL, v, NULL, NULL, 0);
-
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("pg_stat_statements_reset: %s", PQerrorMessage(su));
-	PQclear(r);
-}
-
 /* Statements role ran that do not start with a cockpit tag; prints them.
  * *total: how many statements it ran in all. */
 static int untagged_statements(PGconn *su, const char *role, int *total)
@@ -213,7 +199,7 @@ static void test_lock_chain(void **state)
 	assert_true(tp_wait(su, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'h5-brain-b'"
 				" AND wait_event_type = 'Lock')", 5000));
 
-	statements_reset(su, role);
+	tp_statements_reset(su, role);
 	au = audit_open(path, err, sizeof(err));
 	assert_non_null(au);
 	col = collector_new(&cfg, NULL, tp_monitor_dsn(), err, sizeof(err));
