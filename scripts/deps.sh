@@ -1,18 +1,18 @@
 #!/bin/sh
 # Install the Debian packages cockpit needs to build, test, demo and bench.
 # Only missing packages are installed; sudo is used when not root.
-#   scripts/deps.sh          build, test and demo
+#   scripts/deps.sh          build, test and demo (python3: the TUI tests'
+#                            recording generator and key-latency harness)
 #   scripts/deps.sh bench    the same, plus the peers make bench compares
 #                            against, pg_activity (pg-activity) and pg_top
-#                            (pgtop), strace (round trips) and python3 (the
-#                            key-latency harness)
+#                            (pgtop) and strace (round trips)
 set -eu
 PKGS="build-essential pkg-config clang libpq-dev libncurses-dev libjansson-dev libyaml-dev
 libcurl4-openssl-dev libssl-dev libpg-query-dev libcmocka-dev libmicrohttpd-dev
-postgresql-15 postgresql-contrib postgresql-15-hypopg tmux procps util-linux valgrind time"
+postgresql-15 postgresql-contrib postgresql-15-hypopg tmux procps util-linux valgrind time python3"
 case "${1:-}" in
 "") ;;
-bench) PKGS="$PKGS pg-activity pgtop strace python3" ;;
+bench) PKGS="$PKGS pg-activity pgtop strace" ;;
 *) echo "deps: unknown package set '$1'; use no argument or 'bench'" >&2; exit 2 ;;
 esac
 missing=""

@@ -83,6 +83,8 @@ struct brain {
 	bool stop, poked;
 	struct snapshot *fed;       /* owned reference: the next snapshot to think about */
 	struct board *board;        /* owned reference: newest */
+	struct board *retired;      /* owned reference: the one before, kept one round
+	                               more (see publish) */
 	int64_t seq;
 	struct request *reqs_in;    /* operators' new requests (brain_request) */
 	size_t nreqs_in;
@@ -633,6 +635,14 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	return nb;
 }
 
+/*
+ * The board before the newest is kept one round more: the UI drops its
+ * reference to it as soon as it has drawn the newest, and the last
+ * reference is then usually ours, so the free of a big board (hundreds of
+ * incidents, their evidence, their proposals' copies) happens on this
+ * thread, not on the UI's between two key presses. Whoever drops the last
+ * reference frees it; this only makes it us in the common case.
+ */
 static void publish(struct brain *b, struct board *nb)
 {
 	struct board *old;
@@ -640,7 +650,8 @@ static void publish(struct brain *b, struct board *nb)
 
 	pthread_mutex_lock(&b->mu);
 	nb->seq = ++b->seq;
-	old = b->board;
+	old = b->retired;
+	b->retired = b->board;
 	b->board = nb;
 	pthread_mutex_unlock(&b->mu);
 	board_unref(old);
@@ -787,6 +798,7 @@ void brain_free(struct brain *b)
 	free(b->reqs);
 	free(b->reqs_in);
 	board_unref(b->board);
+	board_unref(b->retired);
 	snapshot_unref(b->fed);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->mu);

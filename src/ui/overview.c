@@ -46,6 +46,10 @@ struct attention {
 };
 
 #define MAX_ATTN 24
+/* Items of one kind (lock chains, cycles, idle transactions) listed before
+ * the rest are summed up in one line: with forty lock chains the list still
+ * shows the cycles, the disk and the connections. */
+#define ATTN_EACH 5
 
 static void add(struct attention *a, size_t *n, enum theme_role role, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -68,11 +72,11 @@ static size_t attention(const struct snapshot *s, const struct config *cfg, doub
 {
 	const struct config_thresholds *th = &cfg->thresholds;
 	const struct lockgraph *g = s->locks;
-	size_t n = 0;
+	size_t n = 0, idle_xacts = 0;
 	int conns = 0;
 	char b1[32], b2[32];
 
-	for (size_t i = 0; g && i < g->nroots; i++) {
+	for (size_t i = 0; g && i < g->nroots && i < ATTN_EACH; i++) {
 		const struct lockgraph_node *root = &g->nodes[g->roots[i]];
 		size_t si = snapshot_find_session(s, root->pid);
 		const struct snap_session *x = si != SIZE_MAX ? &s->sessions[si] : NULL;
@@ -82,9 +86,14 @@ static size_t attention(const struct snapshot *s, const struct config *cfg, doub
 		    root->pid == 0 ? "a prepared transaction" : (x && x->state ? x->state : "?"),
 		    x && x->user ? ", " : "", x && x->user ? x->user : "");
 	}
-	for (size_t i = 0; g && i < g->ncycles; i++)
+	if (g && g->nroots > ATTN_EACH) /* roots come most blocked first */
+		add(a, &n, THEME_CRIT, "%zu more lock chains, the biggest blocking %zu (the Locks screen, 3)",
+		    g->nroots - ATTN_EACH, g->nodes[g->roots[ATTN_EACH]].blocked_total);
+	for (size_t i = 0; g && i < g->ncycles && i < ATTN_EACH; i++)
 		add(a, &n, THEME_CRIT, "deadlock cycle of %zu sessions (PostgreSQL ends it after deadlock_timeout)",
 		    g->cycles[i].count);
+	if (g && g->ncycles > ATTN_EACH)
+		add(a, &n, THEME_CRIT, "%zu more deadlock cycles (the Locks screen, 3)", g->ncycles - ATTN_EACH);
 	for (size_t i = 0; i < s->ndeadlocks; i++) {
 		const struct snap_deadlock *d = &s->deadlocks[i];
 
@@ -97,12 +106,17 @@ static size_t attention(const struct snapshot *s, const struct config *cfg, doub
 
 		if (x->backend_type && strcmp(x->backend_type, "client backend") == 0)
 			conns++;
-		if (x->state && strncmp(x->state, "idle in transaction", 19) == 0 && x->state_change > 0 &&
-		    now - x->state_change >= th->idle_in_transaction_s)
+		if (!x->state || strncmp(x->state, "idle in transaction", 19) != 0 || x->state_change <= 0 ||
+		    now - x->state_change < th->idle_in_transaction_s)
+			continue;
+		if (idle_xacts++ < ATTN_EACH)
 			add(a, &n, THEME_WARN, "pid %d idle in transaction for %s (%s%s%s)", x->pid,
 			    fmt_duration(now - x->state_change, b1, sizeof(b1)), x->user ? x->user : "?",
 			    x->agent_id ? ", agent " : "", x->agent_id ? x->agent_id : "");
 	}
+	if (idle_xacts > ATTN_EACH)
+		add(a, &n, THEME_WARN, "%zu more sessions idle in transaction for over %s (the Sessions screen, 2)",
+		    idle_xacts - ATTN_EACH, fmt_duration(th->idle_in_transaction_s, b1, sizeof(b1)));
 	for (size_t i = 0; i < s->nstatements; i++) {
 		const struct snap_statement *x = &s->statements[i];
 

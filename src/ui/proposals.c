@@ -112,6 +112,10 @@ struct proposals {
 	enum pending pending;
 	char pending_id[128];
 	char pending_incident[512];
+	char *evidence;                /* owned: evidence_inc's evidence as text, of the board
+	                                  numbered evidence_seq (boards never change) */
+	int64_t evidence_seq;
+	size_t evidence_inc;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -341,6 +345,7 @@ static void destroy(void *p)
 		free(st->labels[i].text);
 	}
 	free(st->labels);
+	free(st->evidence);
 	free(st);
 }
 
@@ -634,9 +639,27 @@ static void llm_pane(const struct view *v, const struct incident *in, const stru
 		       av->state == ADVICE_RUNNING ? "(waiting for the first token)" : "(none)");
 }
 
+/* An incident's evidence as text, dumped once per board and incident: a
+ * lock chain's lists every session behind the root (tens of KB at a few
+ * hundred waiters), the same on every frame until the next board. */
+static const char *evidence_text(struct proposals *st, size_t inc)
+{
+	const struct incident *in = &st->board->incidents.v[inc];
+
+	if (st->evidence && st->evidence_seq == st->board_seq && st->evidence_inc == inc)
+		return st->evidence;
+	free(st->evidence);
+	st->evidence = in->evidence ? json_dumps(in->evidence, JSON_COMPACT | JSON_SORT_KEYS |
+								JSON_REAL_PRECISION(15))
+				    : NULL;
+	st->evidence_seq = st->board_seq;
+	st->evidence_inc = inc;
+	return st->evidence;
+}
+
 /* The selected row's detail (or its incident's LLM pane); *tail is set
  * when the pane should follow its end (reasoning streaming in). */
-static void detail_lines(const struct proposals *st, const struct view *v, const struct row *r,
+static void detail_lines(struct proposals *st, const struct view *v, const struct row *r,
 			 struct lines *l, bool *tail)
 {
 	const struct incident *in = &st->board->incidents.v[r->inc];
@@ -730,11 +753,10 @@ static void detail_lines(const struct proposals *st, const struct view *v, const
 		}
 	}
 	if (in->evidence) {
-		char *ev = json_dumps(in->evidence, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+		const char *ev = evidence_text(st, r->inc);
 
 		line_add(l, THEME_TITLE, true, "Evidence");
 		line_add(l, THEME_DIM, false, "  %s", ev ? ev : "");
-		free(ev);
 	}
 }
 

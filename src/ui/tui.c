@@ -607,6 +607,26 @@ static int map_key(wint_t ch, int kind)
 	}
 }
 
+/* Home and End as tmux, screen, rxvt and the Linux console send them,
+ * whatever TERM says: inside tmux with TERM=xterm-256color (a common
+ * default-terminal) terminfo knows only \EOH and \EOF, so curses would
+ * hand over ESC [ 4 ~ as plain keys and the digit would switch screens. */
+static const struct {
+	const char *seq;
+	int key;
+} extra_keys[] = {
+	{ "\033[1~", KEY_HOME }, { "\033[4~", KEY_END },
+	{ "\033[7~", KEY_HOME }, { "\033[8~", KEY_END },
+	{ "\033[H", KEY_HOME },  { "\033[F", KEY_END },
+};
+
+static void define_extra_keys(void)
+{
+	for (size_t i = 0; i < sizeof(extra_keys) / sizeof(*extra_keys); i++)
+		if (key_defined(extra_keys[i].seq) == 0) /* not bound to another key */
+			define_key(extra_keys[i].seq, extra_keys[i].key);
+}
+
 static void switch_screen(struct tui *t, size_t i)
 {
 	if (i < NSCREENS)
@@ -1289,6 +1309,7 @@ int tui_run(const struct tui_options *o)
 	nonl();
 	intrflush(stdscr, FALSE);
 	keypad(stdscr, TRUE);
+	define_extra_keys();
 	nodelay(stdscr, TRUE);
 	set_escdelay(25);
 	curs_set(0);
