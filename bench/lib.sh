@@ -38,6 +38,12 @@ bench_cleanup() {
 	for p in $bench_pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	[ -n "${dir:-}" ] && sh "$bench_top/tests/lib/pgcluster.sh" stop "$dir" >/dev/null 2>&1 || true
+	if [ -n "${BENCH_KEEP:-}" ] && [ -n "${dir:-}" ]; then
+		# The terminal streams (*.tty, script(1)'s), screens and results, for
+		# a look at what each tool wrote; the cluster's data goes.
+		mkdir -p "$BENCH_KEEP"
+		cp "$dir"/*.tty "$dir"/*.screen "$dir"/results "$BENCH_KEEP"/ 2>/dev/null || true
+	fi
 	[ -n "${dir:-}" ] && rm -rf "$dir"
 }
 trap bench_cleanup EXIT INT TERM

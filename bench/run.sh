@@ -23,7 +23,9 @@
 # 7. the LLM prompt of each runbook's drill: tokens, redactions, what was
 #    truncated (bench/prompts.sh; nothing is sent).
 # Time: roughly 3 min + 3 x BENCH_ROUNDS x (BENCH_SECONDS + 15 s); e.g.
-# BENCH_SECONDS=10 BENCH_ROUNDS=1 make bench for a quick look.
+# BENCH_SECONDS=10 BENCH_ROUNDS=1 make bench for a quick look. BENCH_KEEP=DIR
+# keeps what the tools wrote to their terminals (script(1) streams, last
+# screens) in DIR.
 # A part that fails (a budget missed on a busy machine, a peer that cannot
 # run) is named at the end; the parts after it still run.
 set -eu
