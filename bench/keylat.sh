@@ -40,93 +40,29 @@ bench_start "$build" 300
 dsn=$(bench_role bench_keylat)
 bench_tm new-session -d -s keep -x 80 -y 24 "sleep 100000"
 
-# The harness is one process on a tmux control-mode client: it sends the key,
-# waits for the pane's %output notification, and captures the pane (each a
-# command on the same client, no process started per poll) until the change
-# shows. Spawning a tmux client per poll costs tens of ms on a machine this
-# loaded, which would swamp what is measured.
+# The harness (tests/tui/keylat.py, shared with tests/tui/test_scale.sh) is
+# one process on a tmux control-mode client: it sends the key, waits for the
+# pane's %output notification, and captures the pane (each a command on the
+# same client, no process started per poll) until the change shows. Spawning
+# a tmux client per poll costs tens of ms on a machine this loaded, which
+# would swamp what is measured.
 #   series NAME FILE KIND   (KIND: echo — any change of the pane; screens —
 #                            alternate 2/1 until the Sessions/Overview marker;
-#                            proposals — alternate 7/1, Proposals/Overview)
+#                            proposals — alternate 1/7 from the Proposals
+#                            screen, Overview/Proposals)
 series() {
-	python3 - "$bench_tmux" "$1" "$2" "$3" "$nkeys" <<'PY'
-import subprocess, sys, time
-sock, pane, out, kind, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-c = subprocess.Popen(["tmux", "-L", sock, "-C", "attach", "-t", pane], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE)
-rd = c.stdout
-
-def line():
-    l = rd.readline()
-    if not l:
-        sys.exit("keylat: the tmux control client closed")
-    return l.decode("utf-8", "replace").rstrip("\n")
-
-def command(cmd):
-    """Run a tmux command on the control client; return its output lines.
-    %output notifications seen meanwhile are counted, not lost."""
-    global pending
-    c.stdin.write((cmd + "\n").encode())
-    c.stdin.flush()
-    body, inside = [], False
-    while True:
-        l = line()
-        if l.startswith("%begin"):
-            inside = True
-            body = []
-        elif l.startswith("%end") or l.startswith("%error"):
-            if inside:
-                return body
-        elif inside:
-            body.append(l)
-        elif l.startswith("%output"):
-            pending += 1
-
-def capture():
-    return "\n".join(command("capture-pane -p -t " + pane))
-
-def wait_output():
-    global pending
-    while pending == 0:
-        l = line()
-        if l.startswith("%output"):
-            pending += 1
-    pending = 0
-
-pending = 0
-while not line().startswith(("%end", "%error")):  # the attach's own reply
-    pass
-size = command("display -p -t %s '#{pane_width}x#{pane_height}'" % pane)
-if size != ["200x50"]:
-    sys.exit("keylat: pane %s is %s, not 200x50" % (pane, size))
-res = []
-for i in range(n):
-    if kind == "echo":
-        if i % 100 == 0:
-            command("send-keys -t %s Enter" % pane)
-            time.sleep(0.05)
-        key, ok = "x", None
-    else:
-        first = ("7", "), proposals (") if kind == "proposals" else ("2", "APP/AGENT")
-        key, ok = first if i % 2 == 0 else ("1", "\nHealth")
-    before = capture()
-    pending = 0
-    t0 = time.monotonic()
-    command("send-keys -t %s %s" % (pane, key))
-    while True:
-        scr = capture()
-        if (ok is None and scr != before) or (ok is not None and ok in "\n" + scr):
-            break
-        if time.monotonic() - t0 > 5:
-            break
-        wait_output()
-    res.append(time.monotonic() - t0)
-    time.sleep(0.02)
-c.stdin.close()
-with open(out, "w") as f:
-    for r in res:
-        f.write("%d\n" % round(r * 1e6))
-PY
+	size=$(bench_tm display -p -t "$1" '#{pane_width}x#{pane_height}')
+	[ "$size" = 200x50 ] || { echo "keylat: pane $1 is $size, not 200x50" >&2; exit 1; }
+	i=0
+	while [ "$i" -lt "$nkeys" ]; do
+		case $3 in
+		echo) printf 'x\t\n' ;;
+		screens) [ $((i % 2)) = 0 ] && printf '2\tAPP/AGENT\n' || printf '1\tlongest transaction \n' ;;
+		proposals) [ $((i % 2)) = 0 ] && printf '1\tlongest transaction \n' || printf '7\t), proposals (\n' ;;
+		esac
+		i=$((i + 1))
+	done >"$2.plan"
+	python3 "$bench_top/tests/tui/keylat.py" "$bench_tmux" "$1" "$2.plan" "$2" >/dev/null
 }
 
 stats() {
