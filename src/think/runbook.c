@@ -1590,15 +1590,20 @@ static bool check_condition(struct loader *L, const yaml_node_t *n, const char *
 		while (*t == '!' && t[1] != '=')
 			t++;
 		if (op_at(t, &len) >= 0 && !parse_comparison(t, &c, &num)) {
-			struct strbuf got = STRBUF_INIT;
+			struct strbuf got = STRBUF_INIT, text = STRBUF_INIT;
 
 			describe_got(&got, n);
-			if (strncmp(t, "!=", 2) == 0)
+			if (strncmp(t, "!=", 2) == 0) {
+				const char *rest = t + 2 + strspn(t + 2, " ");
+
+				/* the suggestion quotes the file's text too: safely */
+				add_shown(&text, rest, strlen(rest));
 				yamlload_node_error(&L->y, n, "condition %s of '%s' compares with "
 				                    "something that is not a number — '!=' takes a "
 				                    "number (\"!= 0\"); for text write \"!%s\"", got.buf,
-				                    path, t + 2 + strspn(t + 2, " "));
-			else
+				                    path, text.buf ? text.buf : "");
+				strbuf_release(&text);
+			} else
 				yamlload_node_error(&L->y, n, "condition %s of '%s' compares with "
 				                    "something that is not a number — write an operator "
 				                    "and a number, e.g. \"< 5\" or \">= 0.3\"", got.buf,
