@@ -106,18 +106,6 @@ static char *memo_key(const char *sql, int n, const char *const *v, size_t *len)
 	return strbuf_detach(&sb, len);
 }
 
-/* FNV-1a: only to skip most comparisons of a short list. */
-static uint64_t memo_hash(const char *key, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct memo_entry *memo_find(struct action_memo *m, PGconn *conn, const char *key,
 				    size_t len, uint64_t h)
 {
@@ -161,7 +149,7 @@ PGresult *action_memo_get(struct action_memo *m, PGconn *conn, const char *sql, 
 	if (!m || !conn || m->n == 0)
 		return NULL;
 	key = memo_key(sql, n, v, &len);
-	e = memo_find(m, conn, key, len, memo_hash(key, len));
+	e = memo_find(m, conn, key, len, mem_hash(key, len));
 	free(key);
 	if (!e)
 		return NULL;
@@ -187,7 +175,7 @@ void action_memo_put(struct action_memo *m, PGconn *conn, const char *sql, int n
 	for (int row = 0; row < PQntuples(r); row++)
 		for (int col = 0; col < PQnfields(r); col++)
 			bytes += (size_t)PQgetlength(r, row, col) + 1;
-	h = memo_hash(key, len);
+	h = mem_hash(key, len);
 	if (m->bytes + bytes > ACTION_MEMO_MAX_BYTES || memo_find(m, conn, key, len, h) ||
 	    !(copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES))) {
 		free(key);

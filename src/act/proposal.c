@@ -144,11 +144,7 @@ void proposal_make_id(struct proposal *p)
 	char hex[13];
 	if (EVP_Digest(key.buf, key.len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 6) {
 		/* FNV-1a as a fallback: still stable, still 12 hex digits */
-		uint64_t h = 1469598103934665603ULL;
-		for (size_t i = 0; i < key.len; i++) {
-			h ^= (unsigned char)key.buf[i];
-			h *= 1099511628211ULL;
-		}
+		uint64_t h = mem_hash(key.buf, key.len);
 		snprintf(hex, sizeof(hex), "%012llx", (unsigned long long)(h & 0xffffffffffffULL));
 	} else {
 		for (int i = 0; i < 6; i++)

@@ -72,3 +72,13 @@ void xgrow(void **arr, size_t *alloc, size_t need, size_t elem)
 	*arr = xrealloc(*arr, n * elem);
 	*alloc = n;
 }
+
+uint64_t mem_hash(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 14695981039346656037ULL; /* the 64-bit offset basis */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}

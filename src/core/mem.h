@@ -10,6 +10,7 @@
 #define COCKPIT_CORE_MEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
@@ -19,6 +20,10 @@ char *xstrndup(const char *s, size_t n);
 /* Grow *arr (of *alloc elements of size elem) so that it holds at least need. */
 void xgrow(void **arr, size_t *alloc, size_t need, size_t elem);
 #define XGROW(arr, alloc, need) xgrow((void **)&(arr), &(alloc), (need), sizeof(*(arr)))
+
+/* FNV-1a of n bytes: a stable, non-cryptographic hash for tables and row
+ * keys (the audit chain and proposal ids use libcrypto's SHA-256). */
+uint64_t mem_hash(const void *p, size_t n);
 
 /* Called once before abort() on allocation failure; async-signal-unsafe code
  * is fine here since we are about to die anyway. */

@@ -116,11 +116,8 @@ static int cmp(void *ctx, size_t x, size_t y, size_t col)
 static int64_t key(void *ctx, size_t row)
 {
 	const char *id = ((struct agents *)ctx)->snap->agents[row].agent_id;
-	uint64_t h = 1469598103934665603ULL;
 
-	for (; id && *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return (int64_t)h;
+	return (int64_t)mem_hash(id ? id : "", id ? strlen(id) : 0);
 }
 
 static void *create(void)

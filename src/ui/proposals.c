@@ -122,11 +122,7 @@ struct proposals {
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return mem_hash(s ? s : "", s ? strlen(s) : 0);
 }
 
 static enum theme_role severity_role(enum severity s)
