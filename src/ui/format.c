@@ -60,6 +60,28 @@ char *fmt_duration(double seconds, char *buf, size_t size)
 	return buf;
 }
 
+char *fmt_age(double seconds, char *buf, size_t size)
+{
+	if (isfinite(seconds) && seconds >= 0 && seconds < 1)
+		return put(buf, size, "<1s");
+	return fmt_duration(seconds, buf, size);
+}
+
+double fmt_age_key(double seconds)
+{
+	double unit;
+
+	if (!isfinite(seconds) || seconds < 0)
+		return -1;
+	if (seconds < 1)
+		return 0;
+	if (seconds > 1e12)
+		seconds = 1e12;
+	/* fmt_duration's resolution at this magnitude, as it truncates. */
+	unit = seconds < 10 ? 0.1 : seconds < 3600 ? 1 : seconds < 86400 ? 60 : 3600;
+	return floor(seconds / unit + EPS) * unit;
+}
+
 /*
  * v >= 0 already divided down to unit u of units[0..nunits) (v < base unless
  * u is the last unit). Prints one decimal below 9.95, else an integer, moving

@@ -23,6 +23,17 @@
  * "3d04h". Truncates toward zero (never rounds up into the next unit).
  * Negative, NaN or infinite: "-". */
 char *fmt_duration(double seconds, char *buf, size_t size);
+/* A session's age (how long its transaction, query or idleness has lasted)
+ * as the Sessions screen shows it: fmt_duration, but "<1s" under a second.
+ * An age shorter than the refresh period is sampling noise; printing its
+ * milliseconds repainted, and re-sorted, every short transaction's row on
+ * every refresh. */
+char *fmt_age(double seconds, char *buf, size_t size);
+/* The value fmt_age prints, in seconds, for sorting by it: two ages that
+ * print the same get the same key (so a stable sort keeps their rows where
+ * they were), and keys order as the printed values do. Under a second: 0;
+ * negative, NaN or infinite ("-"): -1. */
+double fmt_age_key(double seconds);
 /* Size in bytes, binary units: "0 B", "812 B", "1.2 KiB", "812 KiB",
  * "1.2 GiB" (one decimal below 10). Negative (unknown): "?". */
 char *fmt_bytes(int64_t bytes, char *buf, size_t size);

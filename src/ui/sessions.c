@@ -6,6 +6,7 @@
  * Cancel and terminate are proposals of the self-healing loop, never direct
  * SQL from here.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,32 @@ static const struct snap_session *row_session(struct sessions *st, size_t row)
 static double since(double t, double now)
 {
 	return t > 0 && now > t ? now - t : -1;
+}
+
+/* QUERY AGE: an active session's query's age; otherwise how long it has
+ * been idle (*idle set), which matters to the minute, not the second, past
+ * a minute: a coarse age keeps 200 idle rows from repainting every refresh. */
+static double query_age(const struct sessions *st, const struct snap_session *x, bool *idle)
+{
+	*idle = !x->state || strcmp(x->state, "active") != 0;
+	return since(*idle ? x->state_change : x->query_start, st->now);
+}
+
+/* Whole minutes of an idle age in [60, 3600), rounded down. */
+static double idle_minutes(double a)
+{
+	return floor(a / 60);
+}
+
+/* What the QUERY AGE column prints, as a sort key (see fmt_age_key). */
+static double query_age_key(const struct sessions *st, const struct snap_session *x)
+{
+	bool idle;
+	double a = query_age(st, x, &idle);
+
+	if (idle && a >= 60 && a < 3600)
+		return idle_minutes(a) * 60;
+	return fmt_age_key(a);
 }
 
 static enum theme_role state_role(const struct snap_session *x)
@@ -112,26 +139,22 @@ static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t siz
 	case C_XACT:
 		if (since(x->xact_start, st->now) > 60)
 			*role = THEME_WARN;
-		return fmt_duration(since(x->xact_start, st->now), buf, size);
-	case C_QAGE:
-		if (!x->state || strcmp(x->state, "active") != 0) {
-			/* How long a session has been idle matters to the minute,
-			 * not the second: a coarse age keeps 200 idle rows from
-			 * repainting every refresh. */
-			double idle = since(x->state_change, st->now);
+		return fmt_age(since(x->xact_start, st->now), buf, size);
+	case C_QAGE: {
+		bool idle;
+		double a = query_age(st, x, &idle);
 
+		if (idle) {
 			*role = THEME_DIM;
-			if (idle >= 60) {
-				snprintf(buf, size, "%.0fm", idle / 60 < 60 ? idle / 60 - 0.5 : 0);
-				if (idle >= 3600)
-					return fmt_duration(idle, buf, size);
+			if (a >= 60 && a < 3600) {
+				snprintf(buf, size, "%.0fm", idle_minutes(a));
 				return buf;
 			}
-			return fmt_duration(idle, buf, size);
-		}
-		if (since(x->query_start, st->now) > 5)
+		} else if (a > 5) {
 			*role = THEME_WARN;
-		return fmt_duration(since(x->query_start, st->now), buf, size);
+		}
+		return fmt_age(a, buf, size);
+	}
 	case C_QUERY:
 		return fmt_oneline(x->query ? x->query : "", buf, size);
 	}
@@ -152,9 +175,10 @@ static int cmp(void *ctx, size_t a, size_t b, size_t col)
 	case C_PID:
 		return (x->pid > y->pid) - (x->pid < y->pid);
 	case C_XACT:
-		return cmp_double(since(x->xact_start, st->now), since(y->xact_start, st->now));
+		return cmp_double(fmt_age_key(since(x->xact_start, st->now)),
+				  fmt_age_key(since(y->xact_start, st->now)));
 	case C_QAGE:
-		return cmp_double(since(x->query_start, st->now), since(y->query_start, st->now));
+		return cmp_double(query_age_key(st, x), query_age_key(st, y));
 	default: {
 		char b1[256], b2[256];
 		enum theme_role r;

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +50,45 @@ static void test_duration(void **state)
 				 cases[i].want);
 	}
 	assert_string_equal(fmt_duration(1e300, buf, sizeof(buf)), "11574074d01h");
+}
+
+/* fmt_age prints "<1s" under a second and fmt_duration above; its key is
+ * equal exactly when the printed text is, and ordered as the text reads. */
+static void test_age(void **state)
+{
+	static const double ages[] = {
+		-5, 0, 0.0004, 0.011, 0.5, 0.999, 1, 1.04, 1.09, 1.1, 4.2, 4.29, 9.99, 10,
+		10.5, 42.7, 59.999, 60, 61.9, 187, 3599, 3600, 3659, 3660, 7500, 86399,
+		86400, 89999, 90000, 400 * 86400.0,
+	};
+	const size_t n = sizeof(ages) / sizeof(ages[0]);
+	char a[FMT_SHORT], b[FMT_SHORT];
+
+	(void)state;
+	assert_string_equal(fmt_age(0, a, sizeof(a)), "<1s");
+	assert_string_equal(fmt_age(0.011, a, sizeof(a)), "<1s");
+	assert_string_equal(fmt_age(0.999, a, sizeof(a)), "<1s");
+	assert_string_equal(fmt_age(1, a, sizeof(a)), "1.0s");
+	assert_string_equal(fmt_age(187, a, sizeof(a)), "3m07s");
+	assert_string_equal(fmt_age(-1, a, sizeof(a)), "-");
+	assert_string_equal(fmt_age(NAN, a, sizeof(a)), "-");
+	assert_true(fmt_age_key(NAN) < 0);
+	assert_true(fmt_age_key(-0.5) < 0);
+	assert_true(fmt_age_key(0.7) == 0);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			double ki = fmt_age_key(ages[i]), kj = fmt_age_key(ages[j]);
+			bool same = strcmp(fmt_age(ages[i], a, sizeof(a)),
+					   fmt_age(ages[j], b, sizeof(b))) == 0;
+
+			if (same != (ki == kj))
+				fail_msg("ages %g '%s' and %g '%s': keys %.17g %.17g", ages[i], a,
+					 ages[j], b, ki, kj);
+			if (ages[i] < ages[j] && ki > kj)
+				fail_msg("age %g sorts after %g (keys %.17g %.17g)", ages[i],
+					 ages[j], ki, kj);
+		}
+	}
 }
 
 static void test_bytes(void **state)
@@ -191,7 +231,8 @@ static void test_numeric_locale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration),    cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_duration),    cmocka_unit_test(test_age),
+		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_count),       cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_age_since),   cmocka_unit_test(test_oneline),
 		cmocka_unit_test(test_small_buffers), cmocka_unit_test(test_numeric_locale),
