@@ -75,6 +75,21 @@ static double idle_minutes(double a)
 	return floor(a / 60);
 }
 
+/* XACT's sort key. A session outside a transaction whose state changed
+ * under a second ago sorts with the sub-second transactions: a busy OLTP
+ * session flips between the two many times a second, and told apart its
+ * row jumped between blocks on every refresh. Busy sessions stay together
+ * above the idle ones, in pid order. */
+static double xact_key(const struct sessions *st, const struct snap_session *x)
+{
+	double age = since(x->xact_start, st->now), idle;
+
+	if (age >= 0)
+		return fmt_age_key(age);
+	idle = since(x->state_change, st->now);
+	return idle >= 0 && idle < 1 ? 0 : -1;
+}
+
 /* What the QUERY AGE column prints, as a sort key (see fmt_age_key). */
 static double query_age_key(const struct sessions *st, const struct snap_session *x)
 {
@@ -175,8 +190,7 @@ static int cmp(void *ctx, size_t a, size_t b, size_t col)
 	case C_PID:
 		return (x->pid > y->pid) - (x->pid < y->pid);
 	case C_XACT:
-		return cmp_double(fmt_age_key(since(x->xact_start, st->now)),
-				  fmt_age_key(since(y->xact_start, st->now)));
+		return cmp_double(xact_key(st, x), xact_key(st, y));
 	case C_QAGE:
 		return cmp_double(query_age_key(st, x), query_age_key(st, y));
 	default: {
