@@ -54,6 +54,10 @@ void activity_build_sql(struct strbuf sql[ACTIVITY_NQUERIES], int version_num, i
 
 	if (query_max_len < 32)
 		query_max_len = 32;
+	/* The replication lag from pg_stat_get_wal_senders() itself: the
+	 * pg_stat_replication view joins it to pg_stat_get_activity(), a second
+	 * pass over every backend a refresh (0.19 -> 0.06 ms a call with 220
+	 * backends). */
 	strbuf_addstr(&sql[0],
 		"/* cockpit collector: server */ "
 		"SELECT date_part('epoch', now()), current_setting('server_version'), "
@@ -62,7 +66,7 @@ void activity_build_sql(struct strbuf sql[ACTIVITY_NQUERIES], int version_num, i
 		"CASE WHEN pg_is_in_recovery() "
 		"THEN date_part('epoch', now() - pg_last_xact_replay_timestamp()) "
 		"ELSE (SELECT date_part('epoch', max(greatest(write_lag, flush_lag, replay_lag))) "
-		"FROM pg_stat_replication) END "
+		"FROM pg_stat_get_wal_senders()) END "
 		"FROM (SELECT sum(xact_commit + xact_rollback) AS xacts, sum(blks_hit) AS hit, "
 		"sum(blks_read) AS rd FROM pg_stat_database) d");
 	strbuf_addf(&sql[1],
