@@ -4,6 +4,7 @@
 #include "perceive/pgconn.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,11 +296,46 @@ const char *pgconn_str(const PGresult *r, int row, int col)
 	return PQgetvalue(r, row, col);
 }
 
+double pgconn_parse_double(const char *s)
+{
+	/* Exact powers of ten: 10^22 is the largest a double holds exactly. */
+	static const double pow10[] = {
+		1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+	};
+	const char *p = s;
+	uint64_t m = 0;
+	int digits = 0, frac = 0;
+	bool neg = *p == '-';
+	double v;
+
+	if (neg)
+		p++;
+	if (*p < '0' || *p > '9')
+		goto slow;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		m = m * 10 + (uint64_t)(*p - '0');
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++, frac++)
+			m = m * 10 + (uint64_t)(*p - '0');
+	}
+	/* m and 10^frac exact, so the one division rounds correctly: the
+	 * value strtod gives (Clinger's fast path). */
+	if (*p || digits > 19 || m > (UINT64_C(1) << 53) || frac > 22)
+		goto slow;
+	v = (double)m / pow10[frac];
+	return neg ? -v : v;
+slow:
+	/* Exponents, NaN, Infinity, long mantissas: strtod, whose decimal
+	 * point is LC_NUMERIC's (the TUI keeps that "C"). */
+	return strtod(s, NULL);
+}
+
 double pgconn_double(const PGresult *r, int row, int col, double dflt)
 {
 	const char *s = pgconn_str(r, row, col);
 
-	return s ? strtod(s, NULL) : dflt;
+	return s ? pgconn_parse_double(s) : dflt;
 }
 
 long long pgconn_int(const PGresult *r, int row, int col, long long dflt)

@@ -91,6 +91,10 @@ int pgconn_prepare(PGconn *conn, const char *const *names, const char *const *sq
 /* Convenience for one query: a PGresult with PGRES_TUPLES_OK or NULL with err. */
 PGresult *pgconn_query1(PGconn *conn, const char *sql, int timeout_ms, char *err, size_t errlen);
 
+/* A float8 in PostgreSQL's text form as strtod reads it in the C locale:
+ * the same double, bit for bit, and plain decimals ("1796650064.292372",
+ * most of what a refresh parses) without strtod's cost. */
+double pgconn_parse_double(const char *s);
 /* Value helpers for text-format results: NULL -> dflt. */
 double pgconn_double(const PGresult *r, int row, int col, double dflt);
 long long pgconn_int(const PGresult *r, int row, int col, long long dflt);
