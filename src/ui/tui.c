@@ -56,6 +56,9 @@
 #include "ui/theme.h"
 
 #define MIN_W 40
+/* A new snapshot waits at most this long for the brain's board on it, so
+ * both reach the screen in one frame (one draw a refresh, not two). */
+#define BOARD_WAIT_MS 150
 #define MIN_H 12
 
 static const struct screen_ops *const screens[] = {
@@ -1249,7 +1252,7 @@ int tui_run(const struct tui_options *o)
 	struct theme theme;
 	int rc = 0;
 	bool running = true, dirty = true, started = true;
-	int64_t last_draw = 0, last_news = 0;
+	int64_t last_draw = 0, last_news = 0, hold_since = 0;
 
 	memset(&t, 0, sizeof(t));
 	t.o = o;
@@ -1261,6 +1264,9 @@ int tui_run(const struct tui_options *o)
 			t.period = i;
 	t.speed = 2;
 	setlocale(LC_ALL, "");
+	/* The terminal's characters, but C numbers: SQL text, JSON and what
+	 * strtod reads from the server must never take a decimal comma. */
+	setlocale(LC_NUMERIC, "C");
 	t.ascii = o->ascii || o->cfg->ascii || !locale_is_utf8();
 
 	load_theme(&theme, o);
@@ -1315,6 +1321,11 @@ int tui_run(const struct tui_options *o)
 	curs_set(0);
 	mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED, NULL);
 	mouseinterval(0);
+	/* Once through endwin(): until then ncurses (6.4) flushes the
+	 * terminal after every cursor move, some 45 writes a frame instead
+	 * of one. The screen is still blank here. */
+	endwin();
+	doupdate();
 	painter_init(&t.painter, &theme, t.ascii);
 	theme_release(&theme);
 	canvas_init(&t.canvas, COLS, LINES, t.ascii);
@@ -1340,12 +1351,17 @@ int tui_run(const struct tui_options *o)
 		int kind;
 		char drain[64];
 
+		if (hold_since && now - hold_since >= BOARD_WAIT_MS)
+			dirty = true;
 		if (dirty) {
 			render(&t);
 			last_draw = clock_mono_ms();
 			dirty = false;
+			hold_since = 0;
 			timeout = 1000;
 		}
+		if (hold_since && hold_since + BOARD_WAIT_MS - now < timeout)
+			timeout = (int)(hold_since + BOARD_WAIT_MS - now);
 		if (o->replay && !t.paused) {
 			int64_t left = t.next_frame_ms - clock_mono_ms();
 
@@ -1370,9 +1386,19 @@ int tui_run(const struct tui_options *o)
 			if (o->collector)
 				brain_poke(t.brain); /* the brain thinks even while the display is paused */
 			if (!t.paused && o->collector) {
+				bool first = !t.shown;
+
 				show(&t, collector_get(o->collector));
 				last_news = clock_mono_ms();
-				dirty = true;
+				/* The brain was poked with this snapshot: its board
+				 * follows within milliseconds, and the frame waits
+				 * for it (not the first, which shows at once). */
+				if (t.brain && !first) {
+					if (!hold_since)
+						hold_since = last_news;
+				} else {
+					dirty = true;
+				}
 			}
 		}
 		if (pfd[3].revents & POLLIN) {
