@@ -69,10 +69,11 @@ static double query_age(const struct sessions *st, const struct snap_session *x,
 	return since(*idle ? x->state_change : x->query_start, st->now);
 }
 
-/* Whole minutes of an idle age in [60, 3600), rounded down. */
-static double idle_minutes(double a)
+/* An idle age QUERY AGE prints in whole minutes (rounded down): from one
+ * minute to an hour; fmt_age's forms below and above. */
+static bool idle_in_minutes(double a)
 {
-	return floor(a / 60);
+	return a >= 60 && a < 3600;
 }
 
 /* XACT's sort key. A session outside a transaction whose state changed
@@ -96,8 +97,8 @@ static double query_age_key(const struct sessions *st, const struct snap_session
 	bool idle;
 	double a = query_age(st, x, &idle);
 
-	if (idle && a >= 60 && a < 3600)
-		return idle_minutes(a) * 60;
+	if (idle && idle_in_minutes(a))
+		return floor(a / 60) * 60;
 	return fmt_age_key(a);
 }
 
@@ -161,8 +162,8 @@ static const char *cell(void *ctx, size_t row, size_t col, char *buf, size_t siz
 
 		if (idle) {
 			*role = THEME_DIM;
-			if (a >= 60 && a < 3600) {
-				snprintf(buf, size, "%.0fm", idle_minutes(a));
+			if (idle_in_minutes(a)) {
+				snprintf(buf, size, "%.0fm", floor(a / 60));
 				return buf;
 			}
 		} else if (a > 5) {
