@@ -19,6 +19,10 @@
 #   bench_tty_wait NAME ERE MS       (capture the pane at each output of it until
 #                                     a line matches ERE (Python re); prints the
 #                                     ms since bench_tty_start, or "timeout")
+#   bench_tty_first NAME ERE MS COMMAND...
+#                                    (bench_tty_start with a watcher started
+#                                     first; sets $first_ms, from the program's
+#                                     exec to its pane's first line matching ERE)
 #   bench_tty_stop NAME [KEY]        (send KEY, default q, then end the window)
 #   bench_cpu_ns PID                 (CPU time of all its threads so far, ns)
 #   bench_hwm_kb PID                 (peak RSS, VmHWM)
@@ -99,58 +103,29 @@ bench_tty_start() {
 	tty_pid=$(cat "$dir/$name.pid" 2>/dev/null || true)
 }
 
-# One tmux control-mode client (no process started per poll: on a loaded
-# machine a tmux client per 10 ms poll costs tens of ms by itself): capture
-# the pane, and again at each %output of it, until a line matches.
+# Capture the pane at each output of it until a line matches (a tmux
+# control-mode client, bench/ttywatch.py); the ms since bench_tty_start.
 bench_tty_wait() {
-	python3 - "$bench_tmux" "$1" "$2" "$3" "$(cat "$dir/$1.t0")" <<'PY'
-import re, select, subprocess, sys, time
-sock, pane, ere, limit, t0 = sys.argv[1], sys.argv[2], re.compile(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-c = subprocess.Popen(["tmux", "-L", sock, "-C", "attach", "-t", pane], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-buf = b""
-def line(timeout):
-    global buf
-    end = time.monotonic() + timeout
-    while b"\n" not in buf:
-        left = end - time.monotonic()
-        if left <= 0 or not select.select([c.stdout], [], [], left)[0]:
-            return None
-        chunk = c.stdout.read1(65536)
-        if not chunk:
-            return False   # the client closed
-        buf += chunk
-    l, buf = buf.split(b"\n", 1)
-    return l.decode("utf-8", "replace")
-def command(cmd):
-    c.stdin.write((cmd + "\n").encode()); c.stdin.flush()
-    body, inside = [], False
-    while True:
-        l = line(5)
-        if l is None or l is False:
-            return None
-        if l.startswith("%begin"):
-            inside, body = True, []
-        elif l.startswith(("%end", "%error")) and inside:
-            return body
-        elif inside:
-            body.append(l)
-now = lambda: int(time.time() * 1000)
-while True:
-    l = line(5)
-    if l is None or l is False or l.startswith(("%end", "%error")):
-        break
-while now() - t0 <= limit:
-    scr = command("capture-pane -p -t " + pane)
-    if scr is None:
-        break
-    if any(ere.search(x) for x in scr):
-        print(now() - t0)
-        sys.exit(0)
-    if line(0.05) is False:   # wait for the program's next output, or look again
-        break
-print("timeout")
-PY
+	python3 "$bench_top/bench/ttywatch.py" wait "$bench_tmux" "$1" "$2" "$3" "$(cat "$dir/$1.t0")"
+}
+
+# bench_tty_start NAME COMMAND... with a watcher started before it, which
+# sets $first_ms: from the program's exec to the first capture of its pane
+# with a line matching ERE (polled every 5 ms), or "timeout". tmux's,
+# script(1)'s and the watcher's own start-up stay out of it.
+bench_tty_first() {
+	name=$1; ere=$2; limit=$3; shift 3
+	bench_tm has-session -t keep 2>/dev/null || bench_tm new-session -d -s keep -x 80 -y 24 "sleep 100000"
+	bench_tm kill-session -t "=$name" 2>/dev/null || true
+	rm -f "$dir/$name.pid" "$dir/$name.ready"
+	python3 "$bench_top/bench/ttywatch.py" first "$bench_tmux" keep "$name" "$ere" "$limit" \
+		"$dir/$name.pid" "$dir/$name.ready" >"$dir/$name.first" &
+	w=$!
+	for _ in $(seq 1 500); do [ -e "$dir/$name.ready" ] && break; sleep 0.01; done
+	bench_tty_start "$name" "$@"
+	wait "$w" || true
+	first_ms=$(cat "$dir/$name.first")
+	[ -n "$first_ms" ] || first_ms=timeout
 }
 
 bench_tty_stop() {
