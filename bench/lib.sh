@@ -117,7 +117,7 @@ bench_tty_first() {
 	name=$1; ere=$2; limit=$3; shift 3
 	bench_tm has-session -t keep 2>/dev/null || bench_tm new-session -d -s keep -x 80 -y 24 "sleep 100000"
 	bench_tm kill-session -t "=$name" 2>/dev/null || true
-	rm -f "$dir/$name.pid" "$dir/$name.ready"
+	rm -f "$dir/$name.ready"
 	python3 "$bench_top/bench/ttywatch.py" first "$bench_tmux" keep "$name" "$ere" "$limit" \
 		"$dir/$name.pid" "$dir/$name.ready" >"$dir/$name.first" &
 	w=$!

@@ -74,7 +74,7 @@ def wait(sock, pane, ere, limit, t0):
     c = client(sock, pane)
     settle(c)
     while now() - t0 <= limit:
-        ok, scr = command(c, "capture-pane -p -t " + pane)
+        _, scr = command(c, "capture-pane -p -t " + pane)
         if scr is None:
             break
         if any(ere.search(x) for x in scr):
