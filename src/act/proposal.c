@@ -93,12 +93,15 @@ static char *dupz(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
-static json_t *jdeep(const json_t *j)
+/* A deep copy, or with shared another reference to the same value. */
+static json_t *jcopy(json_t *j, bool shared)
 {
-	return j ? json_deep_copy(j) : NULL;
+	if (!j)
+		return NULL;
+	return shared ? json_incref(j) : json_deep_copy(j);
 }
 
-struct proposal *proposal_dup(const struct proposal *p)
+static struct proposal *copy(const struct proposal *p, bool shared)
 {
 	struct proposal *d = xmalloc(sizeof(*d));
 	*d = *p;
@@ -106,24 +109,34 @@ struct proposal *proposal_dup(const struct proposal *p)
 	d->incident_key = dupz(p->incident_key);
 	d->runbook = dupz(p->runbook);
 	d->origin = dupz(p->origin);
-	d->params = jdeep(p->params);
+	d->params = jcopy(p->params, shared);
 	d->sql = dupz(p->sql);
-	d->argv = jdeep(p->argv);
+	d->argv = jcopy(p->argv, shared);
 	d->rollback_sql = dupz(p->rollback_sql);
 	d->target = dupz(p->target);
 	d->target_kind = dupz(p->target_kind);
 	d->diff = dupz(p->diff);
 	d->rationale = dupz(p->rationale);
 	d->estimate = dupz(p->estimate);
-	d->evidence = jdeep(p->evidence);
-	d->guard = jdeep(p->guard);
+	d->evidence = jcopy(p->evidence, shared);
+	d->guard = jcopy(p->guard, shared);
 	d->verify.sql = dupz(p->verify.sql);
-	d->verify.args = jdeep(p->verify.args);
+	d->verify.args = jcopy(p->verify.args, shared);
 	d->verify.expect = dupz(p->verify.expect);
 	d->policy_reason = dupz(p->policy_reason);
 	d->edited_from = dupz(p->edited_from);
 	d->edit_diff = dupz(p->edit_diff);
 	return d;
+}
+
+struct proposal *proposal_dup(const struct proposal *p)
+{
+	return copy(p, false);
+}
+
+struct proposal *proposal_dup_shared(const struct proposal *p)
+{
+	return copy(p, true);
 }
 
 void proposal_set(char **field, const char *s)

@@ -95,10 +95,16 @@ struct proposal {
 struct proposal *proposal_new(void);
 void proposal_free(struct proposal *p);
 /* Deep copy (never NULL): nothing is shared, so a copy may go to another
- * thread. Sharing the evidence by reference was cheaper for the brain but
- * not thread-safe: jansson reads the count plainly beside its atomics and
- * frees after a release-only decrement (TSan caught the advisor's copies). */
+ * thread. */
 struct proposal *proposal_dup(const struct proposal *p);
+/* A copy whose JSON (params, argv, evidence, guard, verify.args) is the
+ * original's, by reference. Only for a thread that makes every reference
+ * to that JSON itself, takes and drops: jansson reads the count plainly
+ * beside its atomics and frees after a release-only decrement, so two
+ * threads counting one value race (TSan caught the advisor's copies once).
+ * Readers on other threads are fine as long as the last reference is
+ * dropped after them, on the counting thread (think/brain.c). */
+struct proposal *proposal_dup_shared(const struct proposal *p);
 /* Set *field to a copy of s (NULL allowed), freeing the old value. */
 void proposal_set(char **field, const char *s);
 /* The stable id from runbook, action and target: the first 12 hex digits

@@ -83,8 +83,6 @@ struct brain {
 	bool stop, poked;
 	struct snapshot *fed;       /* owned reference: the next snapshot to think about */
 	struct board *board;        /* owned reference: newest */
-	struct board *retired;      /* owned reference: the one before, kept one round
-	                               more (see publish) */
 	int64_t seq;
 	struct request *reqs_in;    /* operators' new requests (brain_request) */
 	size_t nreqs_in;
@@ -99,6 +97,9 @@ struct brain {
 	struct request *reqs;       /* the requests being shown (taken from reqs_in) */
 	size_t nreqs;
 	double catalog_at;          /* epoch s of the last catalog detection, 0 never */
+	struct board **dead;        /* owned references: boards replaced, freed here
+	                               once ours is the last (see publish) */
+	size_t ndead, dead_alloc;
 };
 
 /* ---- boards ------------------------------------------------------------ */
@@ -309,7 +310,9 @@ static void memo_keep_diagnosis(struct memo *m, const struct incident *in, const
 static void memo_carry(struct brain *b, const struct memo *m, struct incident *in, double now)
 {
 	for (size_t i = 0; i < m->nprops; i++) {
-		struct proposal *p = proposal_dup(m->props[i]);
+		/* The memo's JSON by reference: only this thread counts it
+		 * (see publish). */
+		struct proposal *p = proposal_dup_shared(m->props[i]);
 
 		/* Time moved: rate limits, idempotency and windows may say
 		 * otherwise now (an escalation stays one). */
@@ -635,13 +638,30 @@ static struct board *round_run(struct brain *b, struct snapshot *s)
 	return nb;
 }
 
+/* Free the replaced boards no one else holds now. */
+static void sweep_dead(struct brain *b)
+{
+	for (size_t i = 0; i < b->ndead;) {
+		if (atomic_load(&b->dead[i]->refs) == 1) {
+			board_unref(b->dead[i]);
+			b->dead[i] = b->dead[--b->ndead];
+		} else {
+			i++;
+		}
+	}
+}
+
 /*
- * The board before the newest is kept one round more: the UI drops its
- * reference to it as soon as it has drawn the newest, and the last
- * reference is then usually ours, so the free of a big board (hundreds of
- * incidents, their evidence, their proposals' copies) happens on this
- * thread, not on the UI's between two key presses. Whoever drops the last
- * reference frees it; this only makes it us in the common case.
+ * A replaced board goes on the dead list and is freed here, on this
+ * thread, once every other reference is dropped: the UI drops its own as
+ * soon as it has drawn the newest. So the free of a big board (hundreds of
+ * incidents, their evidence, their proposals) never lands on the UI
+ * between two key presses, and every jansson reference count the boards
+ * share with the memos (carried proposals' JSON, the evidence the last
+ * diagnosis added) is only ever taken and dropped on this thread: jansson's
+ * counts are not safe for two threads to change (act/proposal.h). The UI's
+ * atomic decrement, read here by atomic_load, orders its last reads of a
+ * board before the free.
  */
 static void publish(struct brain *b, struct board *nb)
 {
@@ -650,11 +670,14 @@ static void publish(struct brain *b, struct board *nb)
 
 	pthread_mutex_lock(&b->mu);
 	nb->seq = ++b->seq;
-	old = b->retired;
-	b->retired = b->board;
+	old = b->board;
 	b->board = nb;
 	pthread_mutex_unlock(&b->mu);
-	board_unref(old);
+	sweep_dead(b);
+	if (old) {
+		XGROW(b->dead, b->dead_alloc, b->ndead + 1);
+		b->dead[b->ndead++] = old;
+	}
 	if (b->o.wake_fd >= 0) {
 		ssize_t w = write(b->o.wake_fd, &byte, 1);
 
@@ -798,7 +821,9 @@ void brain_free(struct brain *b)
 	free(b->reqs);
 	free(b->reqs_in);
 	board_unref(b->board);
-	board_unref(b->retired);
+	for (size_t i = 0; i < b->ndead; i++)
+		board_unref(b->dead[i]);
+	free(b->dead);
 	snapshot_unref(b->fed);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->mu);

@@ -73,6 +73,10 @@ struct board {
 	int64_t diagnosed;           /* diagnose_incident() calls that made this board */
 };
 
+/* A published board is read-only. Any thread may hold and read it; while
+ * the brain lives, it alone frees boards (the JSON they share with its
+ * memos is counted on its thread only), once every other holder dropped
+ * its reference. */
 struct board *board_ref(struct board *b);
 void board_unref(struct board *b);
 /* The proposal with id on b, or NULL (and its incident in *in when given). */

@@ -258,6 +258,47 @@ static void test_lock_chain(void **state)
 	print_message("lock-chain: detection to proposal %.0f ms; proposal %s: %s\n", proposal_ms,
 		      p->id, p->target);
 
+	/* Unchanged, the chain's proposal is carried from round to round with
+	 * its JSON shared with the brain's memo: read here, on another thread,
+	 * as the UI reads it (a deep copy), it stays the same proposal. Under
+	 * TSan this is the race check of that sharing. */
+	{
+		struct proposal *first = proposal_dup(p);
+		int carried = 0, seen = 0;
+		int64_t last_seq = b->seq;
+
+		t0 = clock_mono_ms();
+		while (clock_mono_ms() - t0 < 4000 && carried < 4) {
+			const struct proposal *q;
+			struct proposal *c;
+
+			brain_poke(br);
+			clock_sleep_ms(50);
+			board_unref(b);
+			b = brain_get(br);
+			if (!b || b->seq == last_seq)
+				continue;
+			last_seq = b->seq;
+			q = board_find_proposal(b, first->id, NULL);
+			if (!q)
+				continue;
+			seen++;
+			c = proposal_dup(q);
+			assert_true(json_equal(c->params, first->params));
+			assert_true(json_equal(c->guard, first->guard) || (!c->guard && !first->guard));
+			assert_string_equal(c->sql, first->sql);
+			if (b->diagnosed == 0)
+				carried++;
+			proposal_free(c);
+		}
+		print_message("lock-chain: proposal on %d later boards, carried (no diagnosis) on %d\n",
+			      seen, carried);
+		assert_true(carried >= 2);
+		proposal_free(first);
+		in = chain_with_terminate(b, apid, &p);
+		assert_non_null(in);
+	}
+
 	/* A commits: the chain is gone, and so is the incident. */
 	tp_exec(a, "COMMIT");
 	assert_int_equal(tp_finish(bconn, 5000, NULL), PGRES_COMMAND_OK);
